@@ -1,0 +1,206 @@
+/*
+ * jobd internal interfaces, one section per file (as tmux.h). Structures
+ * private to one file are defined there and reached through accessors.
+ */
+#ifndef JOBD_H
+#define JOBD_H
+
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "jobd-protocol.h"
+
+#define JOBD_VERSION	PACKAGE_VERSION
+
+struct conn;
+struct job;
+
+/* config.c */
+struct jobd_config {
+	char		*socket_path;		/* NULL: the default */
+	size_t		 max_line;		/* request line bound */
+	size_t		 max_output;		/* capture default per stream */
+	size_t		 max_output_limit;	/* ceiling for max_output */
+	double		 kill_after;		/* default grace, seconds */
+	double		 retention;		/* keep ended jobs, seconds */
+	unsigned int	 max_retained;		/* keep at most this many */
+	size_t		 max_reply_buffer;	/* per connection, bytes */
+	unsigned int	 job_umask;
+	double		 shutdown_grace;	/* bound for flushing replies */
+};
+extern struct jobd_config cfg;
+void		 config_defaults(struct jobd_config *);
+/* Returns the number of errors, each printed as "file:line: message". */
+int		 config_load(struct jobd_config *, const char *path, int quiet);
+void		 config_print(const struct jobd_config *, FILE *);
+
+/* util.c */
+uint64_t	 mono_ns(void);
+double		 wall_now(void);
+struct timeval	 tv_from_secs(double);
+const char	*errno_name(int);
+int		 fd_set_nonblock(int);
+int		 fd_set_cloexec(int);
+int		 utf8_valid(const char *, size_t);
+
+/* proto.c */
+struct run_req {
+	char		**argv;		/* NULL-terminated */
+	char		**envp;		/* "K=V", NULL-terminated */
+	char		 *cwd;
+	double		  timeout;	/* 0: none */
+	double		  kill_after;	/* < 0: the configured default */
+	int		  sig;
+	char		 *stdin_data;	/* NULL: /dev/null */
+	size_t		  stdin_len;
+	size_t		  max_output;
+	int		  wait;
+	int		  cancel_on_disconnect;
+};
+struct proto_err {
+	const char	*code;
+	char		 msg[256];
+};
+json_object	*proto_parse_line(const char *, size_t, struct proto_err *);
+const char	*proto_op(json_object *, struct proto_err *);
+int		 proto_get_id(json_object *, uint64_t *, struct proto_err *);
+int		 proto_get_signal(json_object *, const char *, int *,
+		     struct proto_err *);
+int		 proto_check_fields(json_object *, const char *const *,
+		     struct proto_err *);
+int		 proto_decode_run(json_object *, struct run_req *,
+		     struct proto_err *);
+void		 proto_free_run(struct run_req *);
+json_object	*proto_ok(json_object *tag);
+json_object	*proto_error(json_object *tag, const char *code,
+		     const char *msg);
+char		*proto_frame(json_object *, size_t *len);
+void		 proto_add_output(json_object *, const char *name,
+		     const char *buf, size_t len);
+
+/* output.c */
+struct output;
+struct output	*output_new(int fd, size_t cap);
+void		 output_free(struct output *);
+/* Read what is there now: returns 1 at EOF or error, 0 otherwise. */
+int		 output_read(struct output *);
+/* Read until EOF or empty, bounded; then close the fd. */
+void		 output_drain(struct output *);
+int		 output_fd(struct output *);
+const char	*output_data(struct output *, size_t *len);
+uint64_t	 output_dropped(struct output *);
+
+/* spawn.c */
+struct spawn_req {
+	char *const	*argv;
+	char *const	*envp;
+	const char	*cwd;
+	int		 fd_in, fd_out, fd_err;
+	mode_t		 umask;
+};
+struct spawn_err {
+	int		 err;		/* errno */
+	const char	*step;		/* "chdir", "execve", ... */
+	char		 msg[512];
+};
+pid_t		 spawn_job(const struct spawn_req *, struct spawn_err *);
+
+/* job.c */
+enum job_state {
+	JOB_RUNNING,
+	JOB_TERMINATING,
+	JOB_EXITED,
+	JOB_SIGNALED,
+	JOB_TIMED_OUT,
+	JOB_CANCELLED,
+	JOB_FAILED,
+};
+enum kill_reason {
+	KILL_DEADLINE,
+	KILL_CANCEL,
+	KILL_LEFTOVERS,
+	KILL_SHUTDOWN,
+};
+extern struct event_base *base;
+void		 job_init(void);
+struct job	*job_start(struct run_req *, struct conn *);
+struct job	*job_find(uint64_t);
+struct job	*job_find_pid(pid_t);
+uint64_t	 job_id(struct job *);
+pid_t		 job_pid(struct job *);
+enum job_state	 job_state(struct job *);
+const char	*job_state_name(enum job_state);
+int		 job_done(struct job *);
+int		 job_signal(struct job *);
+double		 job_kill_after(struct job *);
+void		 job_set_flag_killed(struct job *);
+void		 job_set_leftovers(struct job *, int);
+json_object	*job_to_json(struct job *, int full);
+json_object	*job_list_json(void);
+int		 job_add_waiter(struct job *, struct conn *, json_object *tag);
+void		 job_conn_gone(struct conn *);
+unsigned int	 job_conn_waits(struct conn *);
+int		 job_cancel(struct job *, int sig);
+void		 job_cancel_all(void);
+void		 job_kill_all_now(void);
+unsigned int	 job_live_count(void);
+void		 job_reaped(struct job *, int status, const struct rusage *);
+void		 job_group_gone(struct job *);
+void		 job_check_groups(void);
+void		 job_prune(int all);
+void		 job_set_state(struct job *, enum job_state);
+int		 job_state_valid(enum job_state, enum job_state);
+
+/* kill.c */
+struct killer;
+struct killer	*killer_new(struct job *, pid_t pgid);
+void		 killer_free(struct killer *);
+/* Start the sequence: sig + SIGCONT to the group, SIGKILL after grace. */
+void		 killer_start(struct killer *, int sig, double grace);
+/* SIGKILL the group now. */
+void		 killer_kill_now(struct killer *);
+/* 1 if no process of the group is left. */
+int		 killer_group_empty(struct killer *);
+int		 killer_count_group(pid_t pgid);
+/* Watch the group until it is empty, then call job_group_gone(). */
+void		 killer_watch(struct killer *);
+int		 killer_active(struct killer *);
+
+/* reap.c */
+void		 reap_init(void);
+void		 reap_drain(void);
+unsigned long	 reap_orphans(void);
+void		 reap_free(void);
+
+/* conn.c */
+void		 conn_accept(int fd, uid_t, pid_t);
+void		 conn_send(struct conn *, json_object *);
+void		 conn_close_all(void);
+void		 conn_free_all(void);
+void		 conn_waiter_done(struct conn *);
+unsigned int	 conn_count(void);
+uid_t		 conn_uid(struct conn *);
+
+/* ops.c */
+void		 ops_dispatch(struct conn *, json_object *req);
+void		 ops_set_draining(int);
+int		 ops_draining(void);
+
+/* control.c */
+int		 control_listen(const char *path);
+void		 control_close(void);
+const char	*control_path(void);
+
+/* server.c */
+void		 server_signals_init(void);
+void		 server_free(void);
+void		 jobd_maybe_exit(void);
+
+#endif /* JOBD_H */

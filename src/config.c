@@ -1,0 +1,265 @@
+/*
+ * Configuration: one table defines every option (name, type, bounds,
+ * default), and drives the defaults, the parser and `jobd -n`. jobd runs on
+ * the defaults alone; a file only overrides.
+ *
+ * File syntax: "name = value" per line, '#' starts a comment.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobd.h"
+#include "jobd/client.h"
+#include "log.h"
+#include "xmalloc.h"
+
+enum opt_type { OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE };
+
+struct opt {
+	const char	*name;
+	enum opt_type	 type;
+	size_t		 off;
+	double		 min, max;
+	const char	*def;
+	const char	*help;
+};
+
+#define OFF(f)	offsetof(struct jobd_config, f)
+
+static const struct opt opts[] = {
+	{ "socket", OPT_STRING, OFF(socket_path), 0, 0, "",
+	  "control socket path; empty: the built-in default" },
+	{ "max_line", OPT_SIZE, OFF(max_line), 1024, 64.0 * 1024 * 1024, "1M",
+	  "longest request line" },
+	{ "max_output", OPT_SIZE, OFF(max_output), 0, JOBD_MAX_OUTPUT_LIMIT,
+	  "1M", "default capture bound per stream" },
+	{ "max_output_limit", OPT_SIZE, OFF(max_output_limit), 0,
+	  1024.0 * 1024 * 1024, "64M", "largest max_output a request may ask" },
+	{ "kill_after", OPT_DURATION, OFF(kill_after), 0, JOBD_DURATION_MAX,
+	  "5s", "default grace between the signal and SIGKILL" },
+	{ "retention", OPT_DURATION, OFF(retention), 0, JOBD_DURATION_MAX,
+	  "10m", "how long ended jobs stay retrievable" },
+	{ "max_retained", OPT_UINT, OFF(max_retained), 0, 10000000, "10000",
+	  "most ended jobs kept; the oldest go first" },
+	{ "max_reply_buffer", OPT_SIZE, OFF(max_reply_buffer), 65536,
+	  4.0 * 1024 * 1024 * 1024, "256M",
+	  "replies queued for a client that does not read, before it is cut" },
+	{ "job_umask", OPT_MODE, OFF(job_umask), 0, 0777, "022",
+	  "umask of every job" },
+	{ "shutdown_grace", OPT_DURATION, OFF(shutdown_grace), 0, 3600, "2s",
+	  "on shutdown, how long clients get to read their last replies" },
+};
+
+struct jobd_config cfg;
+
+static int	opt_set(struct jobd_config *, const struct opt *, const char *,
+		    char *, size_t);
+
+static int
+parse_size(const char *s, double *out)
+{
+	char	*end;
+	double	 v, mult = 1;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	v = strtod(s, &end);
+	if (errno != 0 || end == s)
+		return (-1);
+	switch (*end) {
+	case 'k': case 'K': mult = 1024; end++; break;
+	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	}
+	if (*end != '\0')
+		return (-1);
+	*out = v * mult;
+	return (0);
+}
+
+static int
+opt_set(struct jobd_config *c, const struct opt *o, const char *val,
+    char *err, size_t errlen)
+{
+	void	*p = (char *)c + o->off;
+	double	 v;
+	char	*end;
+
+	switch (o->type) {
+	case OPT_STRING:
+		free(*(char **)p);
+		*(char **)p = *val != '\0' ? xstrdup(val) : NULL;
+		return (0);
+	case OPT_SIZE:
+		if (parse_size(val, &v) == -1) {
+			snprintf(err, errlen, "%s: invalid size '%s'", o->name,
+			    val);
+			return (-1);
+		}
+		break;
+	case OPT_DURATION:
+		if (jobd_parse_duration(val, &v) == -1) {
+			snprintf(err, errlen, "%s: invalid duration '%s'",
+			    o->name, val);
+			return (-1);
+		}
+		break;
+	case OPT_UINT:
+	case OPT_MODE:
+		errno = 0;
+		if (!isdigit((unsigned char)*val))
+			goto bad;
+		v = (double)strtoul(val, &end, o->type == OPT_MODE ? 8 : 10);
+		if (errno != 0 || *end != '\0')
+			goto bad;
+		break;
+	}
+	if (v < o->min || v > o->max) {
+		snprintf(err, errlen, "%s: %s is out of range [%.0f, %.0f]",
+		    o->name, val, o->min, o->max);
+		return (-1);
+	}
+	switch (o->type) {
+	case OPT_SIZE:
+		*(size_t *)p = (size_t)v;
+		break;
+	case OPT_DURATION:
+		*(double *)p = v;
+		break;
+	default:
+		*(unsigned int *)p = (unsigned int)v;
+		break;
+	}
+	return (0);
+bad:
+	snprintf(err, errlen, "%s: invalid number '%s'", o->name, val);
+	return (-1);
+}
+
+static const struct opt *
+opt_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return (&opts[i]);
+	return (NULL);
+}
+
+void
+config_defaults(struct jobd_config *c)
+{
+	char	err[256];
+	size_t	i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opt_set(c, &opts[i], opts[i].def, err, sizeof(err)) == -1)
+			fatalx("built-in default: %s", err);
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return (s);
+}
+
+int
+config_load(struct jobd_config *c, const char *path, int quiet)
+{
+	FILE			*f;
+	char			*line = NULL, *p, *key, *val, err[256];
+	size_t			 cap = 0;
+	ssize_t			 n;
+	int			 lineno = 0, errors = 0;
+	const struct opt	*o;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (!quiet)
+			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return (1);
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if ((val = strchr(p, '=')) == NULL) {
+			snprintf(err, sizeof(err), "expected 'name = value'");
+			goto bad;
+		}
+		*val++ = '\0';
+		key = trim(p);
+		val = trim(val);
+		if ((o = opt_find(key)) == NULL) {
+			snprintf(err, sizeof(err), "unknown option '%s'", key);
+			goto bad;
+		}
+		if (opt_set(c, o, val, err, sizeof(err)) == 0)
+			continue;
+bad:
+		errors++;
+		if (!quiet)
+			fprintf(stderr, "%s:%d: %s\n", path, lineno, err);
+	}
+	if (ferror(f)) {
+		errors++;
+		if (!quiet)
+			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+	}
+	free(line);
+	fclose(f);
+	if (c->max_output > c->max_output_limit) {
+		errors++;
+		if (!quiet)
+			fprintf(stderr, "%s: max_output exceeds max_output_limit\n",
+			    path);
+	}
+	return (errors);
+}
+
+void
+config_print(const struct jobd_config *c, FILE *f)
+{
+	size_t		 i;
+	const void	*p;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		p = (const char *)c + opts[i].off;
+		fprintf(f, "%s = ", opts[i].name);
+		switch (opts[i].type) {
+		case OPT_STRING:
+			fprintf(f, "%s", *(char *const *)p ? *(char *const *)p : "");
+			break;
+		case OPT_SIZE:
+			fprintf(f, "%zu", *(const size_t *)p);
+			break;
+		case OPT_DURATION:
+			fprintf(f, "%gs", *(const double *)p);
+			break;
+		case OPT_UINT:
+			fprintf(f, "%u", *(const unsigned int *)p);
+			break;
+		case OPT_MODE:
+			fprintf(f, "%03o", *(const unsigned int *)p);
+			break;
+		}
+		fprintf(f, "\t# %s\n", opts[i].help);
+	}
+}

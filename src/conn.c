@@ -1,0 +1,329 @@
+/*
+ * One client connection: bounded line framing, a cap on requests served per
+ * wake-up, a bounded reply queue, and a free that is always deferred out of
+ * the callbacks (a job may be sending to this connection while it goes).
+ *
+ * An over-long line is answered with too_large and skipped up to its newline
+ * (beanstalkd's bit bucket), so the stream stays in sync and the client can
+ * go on.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "jobd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define CONN_REQS_PER_WAKEUP	64
+
+struct conn {
+	unsigned long		 id;
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	pid_t			 pid;
+	int			 discarding;	/* skipping an over-long line */
+	int			 halfclosed;	/* peer sent EOF, still reads */
+	int			 closing;	/* flush, then free */
+	int			 dead;		/* free soon, send nothing */
+	struct event		*more_ev;	/* lines left after the cap */
+	struct event		*free_ev;
+	TAILQ_ENTRY(conn)	 entry;
+};
+
+static TAILQ_HEAD(, conn)	conns = TAILQ_HEAD_INITIALIZER(conns);
+static unsigned int		nconns;
+static unsigned long		next_conn_id;
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_more_cb(evutil_socket_t, short, void *);
+static void	conn_free_cb(evutil_socket_t, short, void *);
+static void	conn_process(struct conn *);
+static void	conn_schedule_free(struct conn *);
+static int	conn_peer_gone(struct conn *);
+
+unsigned int
+conn_count(void)
+{
+	return (nconns);
+}
+
+uid_t
+conn_uid(struct conn *c)
+{
+	return (c->uid);
+}
+
+void
+conn_accept(int fd, uid_t uid, pid_t pid)
+{
+	struct conn	*c = xcalloc(1, sizeof(*c));
+
+	c->id = ++next_conn_id;
+	c->uid = uid;
+	c->pid = pid;
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->more_ev = event_new(base, -1, 0, conn_more_cb, c);
+	c->free_ev = event_new(base, -1, 0, conn_free_cb, c);
+	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL)
+		fatalx("%s: out of memory", __func__);
+	/* Stop reading once a whole maximal line (and "\r\n") is buffered. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, cfg.max_line + 2);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
+		fatalx("%s: bufferevent_enable", __func__);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	nconns++;
+	log_debug("conn %lu: uid %lu pid %ld", c->id, (unsigned long)uid,
+	    (long)pid);
+}
+
+void
+conn_send(struct conn *c, json_object *resp)
+{
+	struct evbuffer	*out;
+	char		*frame;
+	size_t		 len;
+
+	if (c->dead)
+		return;
+	if ((frame = proto_frame(resp, &len)) == NULL)
+		fatalx("%s: json serialization failed", __func__);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + len > cfg.max_reply_buffer) {
+		log_warnx("conn %lu: uid %lu does not read its replies "
+		    "(%zu bytes queued): disconnecting", c->id,
+		    (unsigned long)c->uid, evbuffer_get_length(out));
+		free(frame);
+		conn_schedule_free(c);
+		return;
+	}
+	if (bufferevent_write(c->bev, frame, len) == -1)
+		fatalx("%s: bufferevent_write", __func__);
+	free(frame);
+}
+
+static void
+conn_reply_error(struct conn *c, const char *code, const char *msg)
+{
+	json_object	*resp = proto_error(NULL, code, msg);
+
+	conn_send(c, resp);
+	json_object_put(resp);
+}
+
+static void
+conn_line(struct conn *c, const char *line, size_t len)
+{
+	struct proto_err	 e;
+	json_object		*req;
+
+	if ((req = proto_parse_line(line, len, &e)) == NULL) {
+		conn_reply_error(c, e.code, e.msg);
+		return;
+	}
+	ops_dispatch(c, req);
+	json_object_put(req);
+}
+
+/* Serve up to CONN_REQS_PER_WAKEUP lines; schedule the rest. */
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr	 eol;
+	size_t			 len, n;
+	char			*line;
+	int			 served = 0;
+	char			 msg[128];
+
+	while (!c->dead && !c->closing) {
+		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			len = evbuffer_get_length(in);
+			if (c->discarding)
+				evbuffer_drain(in, len);
+			else if (len > cfg.max_line) {
+				snprintf(msg, sizeof(msg), "request line "
+				    "longer than %zu bytes", cfg.max_line);
+				conn_reply_error(c, JOBD_E_TOO_LARGE, msg);
+				log_info("conn %lu: over-long request line "
+				    "skipped", c->id);
+				evbuffer_drain(in, len);
+				c->discarding = 1;
+			}
+			return;
+		}
+		len = (size_t)eol.pos;
+		if (c->discarding) {
+			evbuffer_drain(in, len + 1);
+			c->discarding = 0;
+			continue;
+		}
+		if (served++ == CONN_REQS_PER_WAKEUP) {
+			event_active(c->more_ev, 0, 0);
+			return;
+		}
+		line = (char *)evbuffer_pullup(in, (ssize_t)len + 1);
+		if (line == NULL)
+			fatalx("%s: evbuffer_pullup", __func__);
+		n = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+		if (n > cfg.max_line) {
+			snprintf(msg, sizeof(msg), "request line longer than "
+			    "%zu bytes", cfg.max_line);
+			conn_reply_error(c, JOBD_E_TOO_LARGE, msg);
+		} else
+			conn_line(c, line, n);
+		evbuffer_drain(in, len + 1);
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+conn_more_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing)
+		conn_schedule_free(c);
+}
+
+/*
+ * EOF or error: the client is gone. Its waits are dropped and the jobs it
+ * asked to cancel on disconnect are cancelled; other jobs go on. Replies
+ * already queued are still flushed, within a bound.
+ */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct timeval	 tv = { 5, 0 };
+
+	if (what & BEV_EVENT_EOF) {
+		conn_process(c);
+		if (!conn_peer_gone(c) && job_conn_waits(c) > 0) {
+			/* shutdown(SHUT_WR), as nc and socat do: still answer. */
+			log_debug("conn %lu: half-closed by peer", c->id);
+			c->halfclosed = 1;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+		log_debug("conn %lu: closed by peer", c->id);
+	} else if (what & BEV_EVENT_ERROR) {
+		if (errno != ECONNRESET && errno != EPIPE)
+			log_warn("conn %lu", c->id);
+		conn_schedule_free(c);
+		return;
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		conn_schedule_free(c);
+		return;
+	}
+	job_conn_gone(c);
+	c->closing = 1;
+	bufferevent_disable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_schedule_free(c);
+	else
+		bufferevent_set_timeouts(bev, NULL, &tv);
+}
+
+/* A full close shows as POLLHUP; a half-close only as POLLRDHUP. */
+static int
+conn_peer_gone(struct conn *c)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = bufferevent_getfd(c->bev);
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == -1)
+		return (1);
+	return ((pfd.revents & (POLLHUP | POLLERR)) != 0);
+}
+
+/* A job answered a wait of c: a half-closed c goes once none is left. */
+void
+conn_waiter_done(struct conn *c)
+{
+	if (!c->halfclosed || c->dead || job_conn_waits(c) > 0)
+		return;
+	c->closing = 1;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_schedule_free(c);
+}
+
+static void
+conn_schedule_free(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->free_ev, 0, 0);
+}
+
+static void
+conn_free_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+
+	job_conn_gone(c);
+	TAILQ_REMOVE(&conns, c, entry);
+	nconns--;
+	bufferevent_free(c->bev);
+	event_free(c->more_ev);
+	event_free(c->free_ev);
+	log_debug("conn %lu: freed", c->id);
+	free(c);
+}
+
+/* At exit, after the loop: whatever is left goes now. */
+void
+conn_free_all(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		conn_free_cb(-1, 0, c);
+}
+
+/* Shutdown: every connection flushes what it has, then goes. */
+void
+conn_close_all(void)
+{
+	struct conn	*c, *next;
+	struct timeval	 tv = { 1, 0 };
+
+	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
+		if (c->dead)
+			continue;
+		c->closing = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_schedule_free(c);
+		else
+			bufferevent_set_timeouts(c->bev, NULL, &tv);
+	}
+}

@@ -1,0 +1,803 @@
+/*
+ * Jobs: the table, the state machine, and the result.
+ *
+ * A job ends only when its leader has been reaped AND its process group is
+ * empty; then its pipes are drained (every writer in the group is dead, so
+ * what they wrote is in the pipe) and the result is final. A grandchild that
+ * escaped the group and holds a pipe open cannot delay the result: the pipe is
+ * read until empty, not until EOF.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <unistd.h>
+
+#include "jobd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct waiter {
+	struct conn		*conn;
+	json_object		*tag;
+	TAILQ_ENTRY(waiter)	 entry;
+};
+
+struct job {
+	uint64_t		 id;
+	enum job_state		 state;
+	char			**argv;
+	pid_t			 pid;
+	double			 timeout;
+	double			 kill_after;
+	int			 sig;
+
+	uint64_t		 start_ns, end_ns;
+	double			 started_at, ended_at;
+
+	int			 leader_done;
+	int			 status;
+	struct rusage		 ru;
+	int			 leftovers_checked;
+	int			 group_gone;
+	int			 timed_out, cancelled, killed, leftovers;
+	int			 err;
+	char			*errmsg;
+
+	struct killer		*killer;
+	struct event		*deadline_ev;
+	struct output		*out[2];
+	struct event		*out_ev[2];
+	int			 in_fd;
+	struct event		*in_ev;
+	char			*in_data;
+	size_t			 in_len, in_off;
+
+	struct conn		*owner;		/* cancel if it goes */
+	TAILQ_HEAD(, waiter)	 waiters;
+
+	TAILQ_ENTRY(job)	 entry;		/* live_jobs or done_jobs */
+	TAILQ_ENTRY(job)	 watch_entry;	/* leader reaped, group not */
+	int			 watched;
+	RB_ENTRY(job)		 id_node;
+	RB_ENTRY(job)		 pid_node;
+	int			 in_pid_tree;
+};
+
+static int	job_cmp_id(struct job *, struct job *);
+static int	job_cmp_pid(struct job *, struct job *);
+RB_HEAD(job_ids, job);
+RB_HEAD(job_pids, job);
+RB_PROTOTYPE(job_ids, job, id_node, job_cmp_id)
+RB_PROTOTYPE(job_pids, job, pid_node, job_cmp_pid)
+RB_GENERATE(job_ids, job, id_node, job_cmp_id)
+RB_GENERATE(job_pids, job, pid_node, job_cmp_pid)
+
+static struct job_ids		 ids = RB_INITIALIZER(&ids);
+static struct job_pids		 pids = RB_INITIALIZER(&pids);
+static TAILQ_HEAD(, job)	 live_jobs = TAILQ_HEAD_INITIALIZER(live_jobs);
+static TAILQ_HEAD(, job)	 done_jobs = TAILQ_HEAD_INITIALIZER(done_jobs);
+static TAILQ_HEAD(, job)	 watch_jobs = TAILQ_HEAD_INITIALIZER(watch_jobs);
+static uint64_t			 next_id;
+static unsigned int		 nlive, ndone;
+static struct event		*prune_ev;
+
+static void	job_finish(struct job *);
+static void	job_free(struct job *);
+static void	job_deadline_cb(evutil_socket_t, short, void *);
+static void	job_output_cb(evutil_socket_t, short, void *);
+static void	job_stdin_cb(evutil_socket_t, short, void *);
+static void	job_prune_cb(evutil_socket_t, short, void *);
+static void	job_begin_kill(struct job *, int, enum kill_reason);
+
+static const char *state_names[] = {
+	[JOB_RUNNING] = "running",
+	[JOB_TERMINATING] = "terminating",
+	[JOB_EXITED] = "exited",
+	[JOB_SIGNALED] = "signaled",
+	[JOB_TIMED_OUT] = "timed_out",
+	[JOB_CANCELLED] = "cancelled",
+	[JOB_FAILED] = "failed",
+};
+
+static int
+job_cmp_id(struct job *a, struct job *b)
+{
+	return (a->id < b->id ? -1 : a->id > b->id);
+}
+
+static int
+job_cmp_pid(struct job *a, struct job *b)
+{
+	return (a->pid < b->pid ? -1 : a->pid > b->pid);
+}
+
+void
+job_init(void)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if ((prune_ev = event_new(base, -1, EV_PERSIST, job_prune_cb,
+	    NULL)) == NULL || event_add(prune_ev, &tv) == -1)
+		fatalx("%s: event", __func__);
+}
+
+const char *
+job_state_name(enum job_state s)
+{
+	if ((size_t)s >= sizeof(state_names) / sizeof(state_names[0]))
+		return ("unknown");
+	return (state_names[s]);
+}
+
+/* The transitions, in one place: see the diagram in docs/protocol.md. */
+int
+job_state_valid(enum job_state from, enum job_state to)
+{
+	switch (from) {
+	case JOB_RUNNING:
+		return (to == JOB_TERMINATING || to == JOB_EXITED ||
+		    to == JOB_SIGNALED || to == JOB_FAILED);
+	case JOB_TERMINATING:
+		return (to == JOB_TIMED_OUT || to == JOB_CANCELLED ||
+		    to == JOB_EXITED || to == JOB_SIGNALED);
+	default:
+		return (0);
+	}
+}
+
+void
+job_set_state(struct job *job, enum job_state to)
+{
+	if (!job_state_valid(job->state, to))
+		fatalx("job %llu: bad transition %s -> %s",
+		    (unsigned long long)job->id, job_state_name(job->state),
+		    job_state_name(to));
+	log_debug("job %llu: %s -> %s", (unsigned long long)job->id,
+	    job_state_name(job->state), job_state_name(to));
+	job->state = to;
+}
+
+int
+job_done(struct job *job)
+{
+	return (job->state != JOB_RUNNING && job->state != JOB_TERMINATING);
+}
+
+uint64_t	job_id(struct job *job) { return (job->id); }
+pid_t		job_pid(struct job *job) { return (job->pid); }
+enum job_state	job_state(struct job *job) { return (job->state); }
+int		job_signal(struct job *job) { return (job->sig); }
+double		job_kill_after(struct job *job) { return (job->kill_after); }
+unsigned int	job_live_count(void) { return (nlive); }
+
+void
+job_set_flag_killed(struct job *job)
+{
+	job->killed = 1;
+}
+
+void
+job_set_leftovers(struct job *job, int n)
+{
+	job->leftovers = n;
+}
+
+struct job *
+job_find(uint64_t id)
+{
+	struct job	key;
+
+	key.id = id;
+	return (RB_FIND(job_ids, &ids, &key));
+}
+
+struct job *
+job_find_pid(pid_t pid)
+{
+	struct job	key;
+
+	key.pid = pid;
+	return (RB_FIND(job_pids, &pids, &key));
+}
+
+/* Pipes: the child's ends are inherited, so only ours get O_NONBLOCK. */
+static int
+job_pipes(struct job *job, struct run_req *r, int child[3])
+{
+	int	p[2], i;
+
+	child[0] = child[1] = child[2] = -1;
+	if (r->stdin_data != NULL) {
+		if (pipe2(p, O_CLOEXEC) == -1)
+			return (-1);
+		child[0] = p[0];
+		job->in_fd = p[1];
+		if (fd_set_nonblock(job->in_fd) == -1)
+			return (-1);
+	} else if ((child[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	for (i = 0; i < 2; i++) {
+		if (pipe2(p, O_CLOEXEC) == -1)
+			return (-1);
+		child[i + 1] = p[1];
+		job->out[i] = output_new(p[0], r->max_output);
+		if (fd_set_nonblock(p[0]) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static void
+job_close_child_fds(int child[3])
+{
+	int	i;
+
+	for (i = 0; i < 3; i++)
+		if (child[i] != -1 && close(child[i]) == -1)
+			log_warn("%s: close", __func__);
+}
+
+static void
+job_fail(struct job *job, int err, const char *msg)
+{
+	job->err = err;
+	job->errmsg = xstrdup(msg);
+	job_set_state(job, JOB_FAILED);
+	job_finish(job);
+}
+
+static void
+job_arm(struct job *job)
+{
+	struct timeval	tv;
+	int		i;
+
+	for (i = 0; i < 2; i++) {
+		job->out_ev[i] = event_new(base, output_fd(job->out[i]),
+		    EV_READ | EV_PERSIST, job_output_cb, job);
+		if (job->out_ev[i] == NULL || event_add(job->out_ev[i],
+		    NULL) == -1)
+			fatalx("%s: event", __func__);
+	}
+	if (job->in_fd != -1) {
+		job->in_ev = event_new(base, job->in_fd, EV_WRITE | EV_PERSIST,
+		    job_stdin_cb, job);
+		if (job->in_ev == NULL || event_add(job->in_ev, NULL) == -1)
+			fatalx("%s: event", __func__);
+	}
+	if (job->timeout > 0) {
+		tv = tv_from_secs(job->timeout);
+		if ((job->deadline_ev = evtimer_new(base, job_deadline_cb,
+		    job)) == NULL || evtimer_add(job->deadline_ev, &tv) == -1)
+			fatalx("%s: evtimer", __func__);
+	}
+}
+
+static void
+job_log_start(struct job *job, uid_t uid)
+{
+	char	*cmd;
+
+	if (log_getverbose() < LOG_LVL_INFO)
+		return;
+	cmd = log_escape(job->argv[0], strlen(job->argv[0]));
+	log_info("job %llu: started pid %ld uid %lu: \"%s\"%s",
+	    (unsigned long long)job->id, (long)job->pid, (unsigned long)uid,
+	    cmd, job->argv[1] != NULL ? " ..." : "");
+	free(cmd);
+}
+
+/*
+ * Start a job from a decoded request. The request's argv and stdin are taken
+ * over. Always returns a job: a spawn failure is a job in state failed.
+ */
+struct job *
+job_start(struct run_req *r, struct conn *c)
+{
+	struct job		*job = xcalloc(1, sizeof(*job));
+	struct spawn_req	 sr;
+	struct spawn_err	 se;
+	int			 child[3];
+
+	job->id = ++next_id;
+	job->state = JOB_RUNNING;
+	job->argv = r->argv;
+	r->argv = NULL;
+	job->timeout = r->timeout;
+	job->kill_after = r->kill_after >= 0 ? r->kill_after : cfg.kill_after;
+	job->sig = r->sig;
+	job->in_fd = -1;
+	job->in_data = r->stdin_data;
+	job->in_len = r->stdin_len;
+	r->stdin_data = NULL;
+	job->owner = r->cancel_on_disconnect ? c : NULL;
+	TAILQ_INIT(&job->waiters);
+	job->start_ns = mono_ns();
+	job->started_at = wall_now();
+	RB_INSERT(job_ids, &ids, job);
+	TAILQ_INSERT_TAIL(&live_jobs, job, entry);
+	nlive++;
+
+	if (job_pipes(job, r, child) == -1) {
+		se.err = errno;
+		snprintf(se.msg, sizeof(se.msg), "pipe: %s", strerror(errno));
+		job_close_child_fds(child);
+		job_fail(job, se.err, se.msg);
+		return (job);
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.argv = job->argv;
+	sr.envp = r->envp;
+	sr.cwd = r->cwd;
+	sr.fd_in = child[0];
+	sr.fd_out = child[1];
+	sr.fd_err = child[2];
+	sr.umask = (mode_t)cfg.job_umask;
+	job->pid = spawn_job(&sr, &se);
+	job_close_child_fds(child);
+	if (job->pid == -1) {
+		job->pid = 0;
+		log_info("job %llu: spawn failed: %s",
+		    (unsigned long long)job->id, se.msg);
+		job_fail(job, se.err, se.msg);
+		return (job);
+	}
+	RB_INSERT(job_pids, &pids, job);
+	job->in_pid_tree = 1;
+	job->killer = killer_new(job, job->pid);
+	job_arm(job);
+	job_log_start(job, c != NULL ? conn_uid(c) : getuid());
+	return (job);
+}
+
+static void
+job_output_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct job	*job = arg;
+	int		 i = job->out_ev[0] != NULL &&
+			    event_get_fd(job->out_ev[0]) == fd ? 0 : 1;
+
+	if (output_read(job->out[i]) == 0)
+		return;
+	/* EOF: nothing more will come from this pipe. */
+	event_free(job->out_ev[i]);
+	job->out_ev[i] = NULL;
+	output_drain(job->out[i]);
+}
+
+static void
+job_stdin_close(struct job *job)
+{
+	if (job->in_ev != NULL) {
+		event_free(job->in_ev);
+		job->in_ev = NULL;
+	}
+	if (job->in_fd != -1 && close(job->in_fd) == -1)
+		log_warn("%s: close", __func__);
+	job->in_fd = -1;
+	free(job->in_data);
+	job->in_data = NULL;
+}
+
+static void
+job_stdin_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct job	*job = arg;
+	ssize_t		 n;
+
+	while (job->in_off < job->in_len) {
+		n = write(fd, job->in_data + job->in_off,
+		    job->in_len - job->in_off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1) {
+			/* EPIPE: the job closed its stdin; that is its right. */
+			if (errno != EPIPE)
+				log_warn("job %llu: write stdin",
+				    (unsigned long long)job->id);
+			break;
+		}
+		job->in_off += (size_t)n;
+	}
+	job_stdin_close(job);
+}
+
+static void
+job_deadline_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct job	*job = arg;
+
+	if (job->state != JOB_RUNNING)
+		return;
+	log_info("job %llu: deadline of %gs passed",
+	    (unsigned long long)job->id, job->timeout);
+	job->timed_out = 1;
+	job_begin_kill(job, job->sig, KILL_DEADLINE);
+}
+
+static void
+job_begin_kill(struct job *job, int sig, enum kill_reason why)
+{
+	if (job->state == JOB_RUNNING)
+		job_set_state(job, JOB_TERMINATING);
+	killer_start(job->killer, sig, job->kill_after);
+	if (job->leader_done)
+		killer_watch(job->killer);
+}
+
+int
+job_cancel(struct job *job, int sig)
+{
+	if (job_done(job))
+		return (-1);
+	if (job->state == JOB_RUNNING) {
+		job->cancelled = 1;
+		job_begin_kill(job, sig > 0 ? sig : job->sig, KILL_CANCEL);
+	}
+	return (0);
+}
+
+void
+job_cancel_all(void)
+{
+	struct job	*job, *next;
+
+	TAILQ_FOREACH_SAFE(job, &live_jobs, entry, next)
+		if (job->state == JOB_RUNNING) {
+			job->cancelled = 1;
+			job_begin_kill(job, job->sig, KILL_SHUTDOWN);
+		}
+}
+
+void
+job_kill_all_now(void)
+{
+	struct job	*job;
+
+	TAILQ_FOREACH(job, &live_jobs, entry)
+		if (job->killer != NULL)
+			killer_kill_now(job->killer);
+}
+
+/* The leader is gone; reap_drain() then calls job_check_groups(). */
+void
+job_reaped(struct job *job, int status, const struct rusage *ru)
+{
+	job->leader_done = 1;
+	job->status = status;
+	job->ru = *ru;
+	RB_REMOVE(job_pids, &pids, job);
+	job->in_pid_tree = 0;
+	if (job->deadline_ev != NULL)
+		evtimer_del(job->deadline_ev);
+	TAILQ_INSERT_TAIL(&watch_jobs, job, watch_entry);
+	job->watched = 1;
+}
+
+/*
+ * After a reap: for every job whose leader is gone, finish it if its group is
+ * empty, else kill what is left of the group (once) and watch it.
+ */
+void
+job_check_groups(void)
+{
+	struct job	*job, *next;
+
+	TAILQ_FOREACH_SAFE(job, &watch_jobs, watch_entry, next) {
+		if (killer_group_empty(job->killer)) {
+			job_group_gone(job);
+			continue;
+		}
+		if (job->leftovers_checked)
+			continue;
+		job->leftovers_checked = 1;
+		if (job->state == JOB_RUNNING) {
+			job->leftovers = killer_count_group(job->pid);
+			log_info("job %llu: leader exited, %d processes left "
+			    "in its group", (unsigned long long)job->id,
+			    job->leftovers);
+			job_begin_kill(job, job->sig, KILL_LEFTOVERS);
+		} else
+			killer_watch(job->killer);
+	}
+}
+
+void
+job_group_gone(struct job *job)
+{
+	if (job->group_gone)
+		return;
+	job->group_gone = 1;
+	if (job->watched) {
+		TAILQ_REMOVE(&watch_jobs, job, watch_entry);
+		job->watched = 0;
+	}
+	if (job->timed_out)
+		job_set_state(job, JOB_TIMED_OUT);
+	else if (job->cancelled)
+		job_set_state(job, JOB_CANCELLED);
+	else
+		job_set_state(job, WIFSIGNALED(job->status) ? JOB_SIGNALED :
+		    JOB_EXITED);
+	job_finish(job);
+}
+
+static void
+job_log_end(struct job *job)
+{
+	if (job->state == JOB_FAILED)
+		return;
+	log_info("job %llu: %s pid %ld %s %d after %.3fs%s%s",
+	    (unsigned long long)job->id, job_state_name(job->state),
+	    (long)job->pid, WIFSIGNALED(job->status) ? "signal" : "exit",
+	    WIFSIGNALED(job->status) ? WTERMSIG(job->status) :
+	    WEXITSTATUS(job->status),
+	    (double)(job->end_ns - job->start_ns) / 1e9,
+	    job->killed ? ", SIGKILL needed" : "",
+	    job->leftovers ? ", leftovers killed" : "");
+}
+
+static void
+job_finish(struct job *job)
+{
+	struct waiter	*w;
+	json_object	*resp = NULL;
+	int		 i;
+
+	/* Every writer in the group is dead: what they wrote is in the pipe. */
+	for (i = 0; i < 2; i++) {
+		if (job->out_ev[i] != NULL) {
+			event_free(job->out_ev[i]);
+			job->out_ev[i] = NULL;
+		}
+		if (job->out[i] != NULL)
+			output_drain(job->out[i]);
+	}
+	job_stdin_close(job);
+	job->end_ns = mono_ns();
+	job->ended_at = wall_now();
+	killer_free(job->killer);
+	job->killer = NULL;
+	if (job->deadline_ev != NULL) {
+		event_free(job->deadline_ev);
+		job->deadline_ev = NULL;
+	}
+	TAILQ_REMOVE(&live_jobs, job, entry);
+	nlive--;
+	TAILQ_INSERT_TAIL(&done_jobs, job, entry);
+	ndone++;
+	job->owner = NULL;
+	job_log_end(job);
+
+	while ((w = TAILQ_FIRST(&job->waiters)) != NULL) {
+		TAILQ_REMOVE(&job->waiters, w, entry);
+		resp = proto_ok(w->tag);
+		json_object_object_add(resp, "job", job_to_json(job, 1));
+		conn_send(w->conn, resp);
+		json_object_put(resp);
+		json_object_put(w->tag);
+		conn_waiter_done(w->conn);
+		free(w);
+	}
+	job_prune(0);
+	jobd_maybe_exit();
+}
+
+int
+job_add_waiter(struct job *job, struct conn *c, json_object *tag)
+{
+	struct waiter	*w;
+	json_object	*resp;
+
+	if (job_done(job)) {
+		resp = proto_ok(tag);
+		json_object_object_add(resp, "job", job_to_json(job, 1));
+		conn_send(c, resp);
+		json_object_put(resp);
+		return (1);
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->conn = c;
+	w->tag = tag != NULL ? json_object_get(tag) : NULL;
+	TAILQ_INSERT_TAIL(&job->waiters, w, entry);
+	return (0);
+}
+
+unsigned int
+job_conn_waits(struct conn *c)
+{
+	struct job	*job;
+	struct waiter	*w;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(job, &live_jobs, entry)
+		TAILQ_FOREACH(w, &job->waiters, entry)
+			if (w->conn == c)
+				n++;
+	return (n);
+}
+
+/* A connection is going: forget its waits, cancel what it asked to. */
+void
+job_conn_gone(struct conn *c)
+{
+	struct job	*job, *next;
+	struct waiter	*w, *wnext;
+
+	TAILQ_FOREACH_SAFE(job, &live_jobs, entry, next) {
+		TAILQ_FOREACH_SAFE(w, &job->waiters, entry, wnext) {
+			if (w->conn != c)
+				continue;
+			TAILQ_REMOVE(&job->waiters, w, entry);
+			json_object_put(w->tag);
+			free(w);
+		}
+		if (job->owner == c) {
+			job->owner = NULL;
+			log_info("job %llu: client gone, cancelling",
+			    (unsigned long long)job->id);
+			job_cancel(job, 0);
+		}
+	}
+}
+
+static json_object *
+json_double_or_null(int isnull, double v)
+{
+	return (isnull ? NULL : json_object_new_double(v));
+}
+
+static json_object *
+job_argv_json(struct job *job)
+{
+	json_object	*a = json_object_new_array();
+	size_t		 i;
+
+	for (i = 0; job->argv[i] != NULL; i++)
+		json_object_array_add(a, json_object_new_string(job->argv[i]));
+	return (a);
+}
+
+static double
+job_duration(struct job *job)
+{
+	uint64_t	end = job_done(job) ? job->end_ns : mono_ns();
+
+	return ((double)(end - job->start_ns) / 1e9);
+}
+
+static void
+job_add_result(struct job *job, json_object *o)
+{
+	const char	*names[2] = { "stdout", "stderr" };
+	const char	*data;
+	char		 key[32];
+	size_t		 len;
+	int		 i, exited = job->leader_done && WIFEXITED(job->status);
+	int		 signaled = job->leader_done && WIFSIGNALED(job->status);
+
+	json_object_object_add(o, "exit_code", exited ?
+	    json_object_new_int(WEXITSTATUS(job->status)) : NULL);
+	json_object_object_add(o, "signal", signaled ?
+	    json_object_new_int(WTERMSIG(job->status)) : NULL);
+	json_object_object_add(o, "timed_out",
+	    json_object_new_boolean(job->timed_out));
+	json_object_object_add(o, "cancelled",
+	    json_object_new_boolean(job->cancelled));
+	json_object_object_add(o, "killed",
+	    json_object_new_boolean(job->killed));
+	json_object_object_add(o, "leftovers",
+	    json_object_new_int(job->leftovers));
+	json_object_object_add(o, "user_cpu", json_object_new_double(
+	    (double)job->ru.ru_utime.tv_sec +
+	    (double)job->ru.ru_utime.tv_usec / 1e6));
+	json_object_object_add(o, "sys_cpu", json_object_new_double(
+	    (double)job->ru.ru_stime.tv_sec +
+	    (double)job->ru.ru_stime.tv_usec / 1e6));
+	json_object_object_add(o, "max_rss_kb",
+	    json_object_new_int64(job->ru.ru_maxrss));
+	for (i = 0; i < 2; i++) {
+		data = job->out[i] != NULL ? output_data(job->out[i], &len) :
+		    (len = 0, "");
+		proto_add_output(o, names[i], data, len);
+		snprintf(key, sizeof(key), "%s_dropped", names[i]);
+		json_object_object_add(o, key, json_object_new_int64(
+		    job->out[i] != NULL ?
+		    (int64_t)output_dropped(job->out[i]) : 0));
+	}
+	json_object_object_add(o, "error", job->state == JOB_FAILED ?
+	    json_object_new_string(errno_name(job->err)) : NULL);
+	json_object_object_add(o, "error_message", job->errmsg != NULL ?
+	    json_object_new_string(job->errmsg) : NULL);
+}
+
+json_object *
+job_to_json(struct job *job, int full)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(
+	    (int64_t)job->id));
+	json_object_object_add(o, "state",
+	    json_object_new_string(job_state_name(job->state)));
+	json_object_object_add(o, "argv", job_argv_json(job));
+	json_object_object_add(o, "pid", job->pid > 0 ?
+	    json_object_new_int(job->pid) : NULL);
+	json_object_object_add(o, "started_at",
+	    json_object_new_double(job->started_at));
+	json_object_object_add(o, "ended_at",
+	    json_double_or_null(!job_done(job), job->ended_at));
+	json_object_object_add(o, "duration",
+	    json_object_new_double(job_duration(job)));
+	if (!full)
+		return (o);
+	json_object_object_add(o, "timeout",
+	    json_object_new_double(job->timeout));
+	job_add_result(job, o);
+	return (o);
+}
+
+json_object *
+job_list_json(void)
+{
+	json_object	*a = json_object_new_array();
+	struct job	*job;
+
+	/* Oldest first: ids grow with time. */
+	RB_FOREACH(job, job_ids, &ids)
+		json_object_array_add(a, job_to_json(job, 0));
+	return (a);
+}
+
+static void
+job_free(struct job *job)
+{
+	size_t	i;
+
+	RB_REMOVE(job_ids, &ids, job);
+	for (i = 0; job->argv[i] != NULL; i++)
+		free(job->argv[i]);
+	free(job->argv);
+	output_free(job->out[0]);
+	output_free(job->out[1]);
+	free(job->errmsg);
+	free(job->in_data);
+	free(job);
+}
+
+/* Drop ended jobs past retention or beyond max_retained; all: every one. */
+void
+job_prune(int all)
+{
+	struct job	*job;
+	uint64_t	 now = mono_ns();
+	uint64_t	 keep = (uint64_t)(cfg.retention * 1e9);
+
+	while ((job = TAILQ_FIRST(&done_jobs)) != NULL) {
+		if (!all && ndone <= cfg.max_retained &&
+		    now - job->end_ns < keep)
+			break;
+		TAILQ_REMOVE(&done_jobs, job, entry);
+		ndone--;
+		job_free(job);
+	}
+	if (all && prune_ev != NULL) {
+		event_free(prune_ev);
+		prune_ev = NULL;
+	}
+}
+
+static void
+job_prune_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	job_prune(0);
+}

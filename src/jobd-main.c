@@ -1,0 +1,134 @@
+/*
+ * jobd: a job-runner daemon. main(): options, configuration, the socket and
+ * the event loop. server.c owns signals and the orderly shutdown.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "jobd.h"
+#include "log.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: jobd [-dnv] [-f config] [-s socket]\n");
+	exit(1);
+}
+
+/* A closed 0, 1 or 2 would be reused by a pipe and then clobbered by dup2. */
+static void
+sane_stdio(void)
+{
+	int	fd;
+
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && fd <= 2)
+		if (fcntl(fd, F_SETFD, 0) == -1)
+			fatal("fcntl");
+	if (fd == -1)
+		fatal("open /dev/null");
+	close(fd);
+}
+
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+static struct event_base *
+base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*b;
+
+	/* Deadlines to the millisecond: the coarse clock ticks at 1-4 ms. */
+	if ((ec = event_config_new()) == NULL)
+		fatalx("event_config_new");
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	if ((b = event_base_new_with_config(ec)) == NULL)
+		fatalx("event_base_new");
+	event_config_free(ec);
+	return (b);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*conffile = NULL, *sockarg = NULL;
+	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0;
+
+	while ((ch = getopt(argc, argv, "df:hns:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			verbose = LOG_LVL_DEBUG;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			checkonly = 1;
+			break;
+		case 's':
+			sockarg = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : verbose);
+	sane_stdio();
+
+	config_defaults(&cfg);
+	if (conffile != NULL && config_load(&cfg, conffile, 0) != 0) {
+		fprintf(stderr, "%s: configuration not valid\n", conffile);
+		exit(1);
+	}
+	if (checkonly) {
+		if (verbose > LOG_LVL_INFO)
+			config_print(&cfg, stdout);
+		printf("configuration OK\n");
+		exit(0);
+	}
+	if (sockarg == NULL)
+		sockarg = cfg.socket_path;
+
+	event_set_log_callback(libevent_log);
+	base = base_new();
+	server_signals_init();
+	job_init();
+	reap_init();
+	if (control_listen(sockarg) == -1)
+		exit(1);
+	log_info("jobd %s listening on %s (pid %ld, containment pgid)",
+	    JOBD_VERSION, control_path(), (long)getpid());
+
+	if (event_base_dispatch(base) == -1)
+		fatalx("event_base_dispatch failed");
+
+	control_close();
+	conn_free_all();
+	job_prune(1);
+	reap_free();
+	server_free();
+	event_base_free(base);
+	free(cfg.socket_path);
+	log_info("exiting");
+	return (0);
+}

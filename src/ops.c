@@ -1,0 +1,231 @@
+/*
+ * Operations, dispatched from a table. A bad field or an unknown op fails
+ * that request only, with a stable code; the connection goes on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobd.h"
+#include "log.h"
+
+#define OP_WHILE_DRAINING	0x1
+
+struct op {
+	const char	*name;
+	void		(*fn)(struct conn *, json_object *, json_object *);
+	int		 flags;
+};
+
+static void	op_ping(struct conn *, json_object *, json_object *);
+static void	op_run(struct conn *, json_object *, json_object *);
+static void	op_wait(struct conn *, json_object *, json_object *);
+static void	op_status(struct conn *, json_object *, json_object *);
+static void	op_list(struct conn *, json_object *, json_object *);
+static void	op_cancel(struct conn *, json_object *, json_object *);
+
+static const struct op ops[] = {
+	{ "ping",	op_ping,	OP_WHILE_DRAINING },
+	{ "run",	op_run,		0 },
+	{ "wait",	op_wait,	OP_WHILE_DRAINING },
+	{ "status",	op_status,	OP_WHILE_DRAINING },
+	{ "list",	op_list,	OP_WHILE_DRAINING },
+	{ "cancel",	op_cancel,	OP_WHILE_DRAINING },
+};
+
+static int	draining;
+
+void
+ops_set_draining(int d)
+{
+	draining = d;
+}
+
+int
+ops_draining(void)
+{
+	return (draining);
+}
+
+static void
+reply(struct conn *c, json_object *resp)
+{
+	conn_send(c, resp);
+	json_object_put(resp);
+}
+
+static void
+reply_err(struct conn *c, json_object *tag, const struct proto_err *e)
+{
+	reply(c, proto_error(tag, e->code, e->msg));
+}
+
+void
+ops_dispatch(struct conn *c, json_object *req)
+{
+	struct proto_err	 e;
+	json_object		*tag = NULL;
+	const char		*name;
+	size_t			 i;
+
+	json_object_object_get_ex(req, "tag", &tag);
+	if ((name = proto_op(req, &e)) == NULL) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(ops[i].name, name) != 0)
+			continue;
+		if (draining && !(ops[i].flags & OP_WHILE_DRAINING)) {
+			reply(c, proto_error(tag, JOBD_E_DRAINING,
+			    "jobd is shutting down"));
+			return;
+		}
+		ops[i].fn(c, req, tag);
+		return;
+	}
+	snprintf(e.msg, sizeof(e.msg), "unknown op \"%.64s\"", name);
+	reply(c, proto_error(tag, JOBD_E_UNKNOWN_OP, e.msg));
+}
+
+static void
+op_ping(struct conn *c, json_object *req, json_object *tag)
+{
+	static const char *const fields[] = { NULL };
+	struct proto_err	 e;
+	json_object		*resp;
+
+	if (proto_check_fields(req, fields, &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	resp = proto_ok(tag);
+	json_object_object_add(resp, "version",
+	    json_object_new_string(JOBD_VERSION));
+	json_object_object_add(resp, "protocol",
+	    json_object_new_int(JOBD_PROTOCOL_VERSION));
+	json_object_object_add(resp, "pid", json_object_new_int(getpid()));
+	json_object_object_add(resp, "containment",
+	    json_object_new_string("pgid"));
+	reply(c, resp);
+}
+
+static void
+op_run(struct conn *c, json_object *req, json_object *tag)
+{
+	struct proto_err	 e;
+	struct run_req		 r;
+	struct job		*job;
+	json_object		*resp;
+
+	if (proto_decode_run(req, &r, &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	job = job_start(&r, c);
+	resp = proto_ok(tag);
+	json_object_object_add(resp, "id",
+	    json_object_new_int64((int64_t)job_id(job)));
+	json_object_object_add(resp, "state",
+	    json_object_new_string(job_state_name(job_state(job))));
+	json_object_object_add(resp, "pid", job_pid(job) > 0 ?
+	    json_object_new_int(job_pid(job)) : NULL);
+	reply(c, resp);
+	if (r.wait)
+		job_add_waiter(job, c, tag);
+	proto_free_run(&r);
+}
+
+/* Common to the ops that take one job id. */
+static struct job *
+lookup(struct conn *c, json_object *req, json_object *tag,
+    const char *const *fields)
+{
+	struct proto_err	 e;
+	struct job		*job;
+	uint64_t		 id;
+
+	if (proto_check_fields(req, fields, &e) == -1 ||
+	    proto_get_id(req, &id, &e) == -1) {
+		reply_err(c, tag, &e);
+		return (NULL);
+	}
+	if ((job = job_find(id)) == NULL) {
+		snprintf(e.msg, sizeof(e.msg), "no job %llu",
+		    (unsigned long long)id);
+		reply(c, proto_error(tag, JOBD_E_NOT_FOUND, e.msg));
+	}
+	return (job);
+}
+
+static void
+op_wait(struct conn *c, json_object *req, json_object *tag)
+{
+	static const char *const fields[] = { "id", NULL };
+	struct job	*job;
+
+	if ((job = lookup(c, req, tag, fields)) != NULL)
+		job_add_waiter(job, c, tag);
+}
+
+static void
+op_status(struct conn *c, json_object *req, json_object *tag)
+{
+	static const char *const fields[] = { "id", NULL };
+	struct job	*job;
+	json_object	*resp;
+
+	if ((job = lookup(c, req, tag, fields)) == NULL)
+		return;
+	resp = proto_ok(tag);
+	json_object_object_add(resp, "job", job_to_json(job, 1));
+	reply(c, resp);
+}
+
+static void
+op_list(struct conn *c, json_object *req, json_object *tag)
+{
+	static const char *const fields[] = { NULL };
+	struct proto_err	 e;
+	json_object		*resp;
+
+	if (proto_check_fields(req, fields, &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	resp = proto_ok(tag);
+	json_object_object_add(resp, "jobs", job_list_json());
+	reply(c, resp);
+}
+
+static void
+op_cancel(struct conn *c, json_object *req, json_object *tag)
+{
+	static const char *const fields[] = { "id", "signal", NULL };
+	struct proto_err	 e;
+	struct job		*job;
+	json_object		*resp;
+	int			 sig = 0;
+
+	if ((job = lookup(c, req, tag, fields)) == NULL)
+		return;
+	if (proto_get_signal(req, "signal", &sig, &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	if (job_cancel(job, sig) == -1) {
+		snprintf(e.msg, sizeof(e.msg), "job %llu has already ended",
+		    (unsigned long long)job_id(job));
+		reply(c, proto_error(tag, JOBD_E_NOT_RUNNING, e.msg));
+		return;
+	}
+	log_info("job %llu: cancelled by uid %lu",
+	    (unsigned long long)job_id(job), (unsigned long)conn_uid(c));
+	resp = proto_ok(tag);
+	json_object_object_add(resp, "id",
+	    json_object_new_int64((int64_t)job_id(job)));
+	json_object_object_add(resp, "state",
+	    json_object_new_string(job_state_name(job_state(job))));
+	reply(c, resp);
+}

@@ -1,0 +1,445 @@
+/*
+ * The wire format, and nothing else: one line <-> one JSON object, and typed
+ * decoding of request fields. No sockets, no jobs: unit-testable and
+ * fuzzable on its own. Every error names the field and leaves no allocation
+ * behind.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "jobd.h"
+#include "jobd/client.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static int	perr(struct proto_err *, const char *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+perr(struct proto_err *e, const char *code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+json_object *
+proto_parse_line(const char *line, size_t len, struct proto_err *e)
+{
+	json_tokener		*tok;
+	json_object		*obj;
+	enum json_tokener_error	 jerr;
+	size_t			 end;
+
+	if (memchr(line, '\0', len) != NULL) {
+		perr(e, JOBD_E_BAD_JSON, "request contains a NUL byte");
+		return (NULL);
+	}
+	if ((tok = json_tokener_new_ex(JOBD_MAX_DEPTH)) == NULL) {
+		perr(e, JOBD_E_INTERNAL, "out of memory");
+		return (NULL);
+	}
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, line, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (obj == NULL) {
+		if (jerr == json_tokener_continue || jerr == json_tokener_success)
+			perr(e, JOBD_E_BAD_JSON, "incomplete JSON");
+		else
+			perr(e, JOBD_E_BAD_JSON, "%s at offset %zu",
+			    json_tokener_error_desc(jerr), end);
+		return (NULL);
+	}
+	while (end < len && (line[end] == ' ' || line[end] == '\t' ||
+	    line[end] == '\r'))
+		end++;
+	if (end != len) {
+		json_object_put(obj);
+		perr(e, JOBD_E_BAD_JSON, "trailing bytes after the object at "
+		    "offset %zu", end);
+		return (NULL);
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		perr(e, JOBD_E_BAD_JSON, "a request must be a JSON object");
+		return (NULL);
+	}
+	return (obj);
+}
+
+const char *
+proto_op(json_object *req, struct proto_err *e)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(req, "op", &v)) {
+		perr(e, JOBD_E_BAD_REQUEST, "missing \"op\"");
+		return (NULL);
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		perr(e, JOBD_E_BAD_REQUEST, "\"op\" must be a string");
+		return (NULL);
+	}
+	return (json_object_get_string(v));
+}
+
+int
+proto_check_fields(json_object *req, const char *const *allowed,
+    struct proto_err *e)
+{
+	const char *const	*a;
+
+	json_object_object_foreach(req, key, val) {
+		(void)val;
+		if (strcmp(key, "op") == 0 || strcmp(key, "tag") == 0)
+			continue;
+		for (a = allowed; *a != NULL; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (*a == NULL) {
+			return (perr(e, JOBD_E_BAD_REQUEST,
+			    "unknown field \"%.64s\"", key));
+		}
+	}
+	return (0);
+}
+
+int
+proto_get_id(json_object *req, uint64_t *id, struct proto_err *e)
+{
+	json_object	*v;
+	int64_t		 n;
+
+	if (!json_object_object_get_ex(req, "id", &v))
+		return (perr(e, JOBD_E_BAD_REQUEST, "missing \"id\""));
+	if (!json_object_is_type(v, json_type_int))
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "\"id\" must be an integer"));
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (n < 1 || errno != 0)
+		return (perr(e, JOBD_E_BAD_REQUEST, "\"id\" is out of range"));
+	*id = (uint64_t)n;
+	return (0);
+}
+
+int
+proto_get_signal(json_object *req, const char *field, int *sig,
+    struct proto_err *e)
+{
+	json_object	*v;
+	int64_t		 n;
+
+	if (!json_object_object_get_ex(req, field, &v))
+		return (0);
+	if (json_object_is_type(v, json_type_int)) {
+		errno = 0;
+		n = json_object_get_int64(v);
+		if (errno != 0 || n < 1 || n > 64)
+			return (perr(e, JOBD_E_BAD_REQUEST,
+			    "\"%s\": no signal number %lld", field,
+			    (long long)n));
+		*sig = (int)n;
+		return (0);
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		if ((n = jobd_signal_number(json_object_get_string(v))) == -1)
+			return (perr(e, JOBD_E_BAD_REQUEST,
+			    "\"%s\": unknown signal name", field));
+		*sig = (int)n;
+		return (0);
+	}
+	return (perr(e, JOBD_E_BAD_REQUEST,
+	    "\"%s\" must be a signal name or number", field));
+}
+
+static int
+get_duration(json_object *req, const char *field, double *out,
+    struct proto_err *e)
+{
+	json_object	*v;
+	double		 d;
+
+	if (!json_object_object_get_ex(req, field, &v))
+		return (0);
+	if (json_object_is_type(v, json_type_int)) {
+		errno = 0;
+		d = (double)json_object_get_int64(v);
+	} else if (json_object_is_type(v, json_type_double))
+		d = json_object_get_double(v);
+	else
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "\"%s\" must be a number of seconds", field));
+	if (isnan(d) || d < 0)
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "\"%s\" must not be negative", field));
+	*out = d > JOBD_DURATION_MAX ? JOBD_DURATION_MAX : d;
+	return (0);
+}
+
+static int
+get_bool(json_object *req, const char *field, int *out, struct proto_err *e)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(req, field, &v))
+		return (0);
+	if (!json_object_is_type(v, json_type_boolean))
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "\"%s\" must be true or false", field));
+	*out = json_object_get_boolean(v);
+	return (0);
+}
+
+/* A string without embedded NUL, copied. */
+static int
+get_cstring(json_object *v, const char *what, char **out, struct proto_err *e)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (!json_object_is_type(v, json_type_string))
+		return (perr(e, JOBD_E_BAD_REQUEST, "%s must be a string",
+		    what));
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len)
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "%s must not contain NUL", what));
+	*out = xstrndup(s, len);
+	return (0);
+}
+
+static int
+decode_argv(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	json_object	*v;
+	size_t		 i, n;
+	char		 what[64];
+
+	if (!json_object_object_get_ex(req, "argv", &v))
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: missing \"argv\""));
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) == 0)
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"argv\" must be a "
+		    "non-empty array of strings"));
+	r->argv = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "\"argv\"[%zu]", i);
+		if (get_cstring(json_object_array_get_idx(v, i), what,
+		    &r->argv[i], e) == -1)
+			return (-1);
+	}
+	if (r->argv[0][0] == '\0')
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "run: \"argv\"[0] must not be empty"));
+	return (0);
+}
+
+static int
+decode_env(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	json_object	*v;
+	size_t		 i = 0, n;
+	char		*val;
+
+	if (!json_object_object_get_ex(req, "env", &v)) {
+		r->envp = xcalloc(2, sizeof(char *));
+		r->envp[0] = xstrdup("PATH=" JOBD_DEFAULT_PATH);
+		return (0);
+	}
+	if (!json_object_is_type(v, json_type_object))
+		return (perr(e, JOBD_E_BAD_REQUEST,
+		    "run: \"env\" must be an object of strings"));
+	n = (size_t)json_object_object_length(v);
+	r->envp = xcalloc(n + 1, sizeof(char *));
+	json_object_object_foreach(v, key, ev) {
+		if (*key == '\0' || strchr(key, '=') != NULL)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"env\" names "
+			    "must be non-empty and contain no '='"));
+		if (get_cstring(ev, "run: \"env\" values", &val, e) == -1)
+			return (-1);
+		xasprintf(&r->envp[i++], "%s=%s", key, val);
+		free(val);
+	}
+	return (0);
+}
+
+static int
+decode_output_fields(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	json_object	*v;
+	int64_t		 n;
+	const char	*s;
+
+	if (json_object_object_get_ex(req, "max_output", &v)) {
+		if (!json_object_is_type(v, json_type_int))
+			return (perr(e, JOBD_E_BAD_REQUEST,
+			    "run: \"max_output\" must be an integer"));
+		errno = 0;
+		n = json_object_get_int64(v);
+		if (n < 0 || errno != 0 || (uint64_t)n > cfg.max_output_limit)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"max_output\" "
+			    "must be between 0 and %zu", cfg.max_output_limit));
+		r->max_output = (size_t)n;
+	}
+	if (json_object_object_get_ex(req, "stdin", &v)) {
+		if (!json_object_is_type(v, json_type_string))
+			return (perr(e, JOBD_E_BAD_REQUEST,
+			    "run: \"stdin\" must be a string"));
+		r->stdin_len = (size_t)json_object_get_string_len(v);
+		r->stdin_data = xmalloc(r->stdin_len + 1);
+		memcpy(r->stdin_data, json_object_get_string(v),
+		    r->stdin_len + 1);
+	}
+	if (json_object_object_get_ex(req, "on_disconnect", &v)) {
+		s = json_object_is_type(v, json_type_string) ?
+		    json_object_get_string(v) : "";
+		if (strcmp(s, "cancel") == 0)
+			r->cancel_on_disconnect = 1;
+		else if (strcmp(s, "keep") != 0)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: "
+			    "\"on_disconnect\" must be \"keep\" or \"cancel\""));
+	}
+	return (0);
+}
+
+int
+proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	static const char *const fields[] = { "argv", "env", "cwd", "timeout",
+	    "kill_after", "signal", "stdin", "max_output", "wait",
+	    "on_disconnect", NULL };
+	json_object	*v;
+
+	memset(r, 0, sizeof(*r));
+	r->kill_after = -1;
+	r->sig = 15;
+	r->max_output = cfg.max_output;
+	if (proto_check_fields(req, fields, e) == -1 ||
+	    decode_argv(req, r, e) == -1 ||
+	    decode_env(req, r, e) == -1 ||
+	    get_duration(req, "timeout", &r->timeout, e) == -1 ||
+	    get_duration(req, "kill_after", &r->kill_after, e) == -1 ||
+	    proto_get_signal(req, "signal", &r->sig, e) == -1 ||
+	    get_bool(req, "wait", &r->wait, e) == -1 ||
+	    decode_output_fields(req, r, e) == -1)
+		goto fail;
+	if (json_object_object_get_ex(req, "cwd", &v)) {
+		if (get_cstring(v, "run: \"cwd\"", &r->cwd, e) == -1)
+			goto fail;
+		if (r->cwd[0] != '/') {
+			perr(e, JOBD_E_BAD_REQUEST,
+			    "run: \"cwd\" must be an absolute path");
+			goto fail;
+		}
+	} else
+		r->cwd = xstrdup("/");
+	return (0);
+fail:
+	proto_free_run(r);
+	return (-1);
+}
+
+static void
+free_vec(char **v)
+{
+	size_t	i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+proto_free_run(struct run_req *r)
+{
+	free_vec(r->argv);
+	free_vec(r->envp);
+	free(r->cwd);
+	free(r->stdin_data);
+	memset(r, 0, sizeof(*r));
+}
+
+json_object *
+proto_ok(json_object *tag)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	if (tag != NULL)
+		json_object_object_add(o, "tag", json_object_get(tag));
+	return (o);
+}
+
+json_object *
+proto_error(json_object *tag, const char *code, const char *msg)
+{
+	json_object	*o = json_object_new_object(), *err;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	if (tag != NULL)
+		json_object_object_add(o, "tag", json_object_get(tag));
+	err = json_object_new_object();
+	json_object_object_add(err, "code", json_object_new_string(code));
+	json_object_object_add(err, "message", json_object_new_string(msg));
+	json_object_object_add(o, "error", err);
+	return (o);
+}
+
+/* One frame: plain JSON (no raw newline can appear) plus '\n'. */
+char *
+proto_frame(json_object *o, size_t *len)
+{
+	const char	*s;
+	size_t		 n;
+	char		*buf;
+
+	s = json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	if (s == NULL)
+		return (NULL);
+	buf = xmalloc(n + 2);
+	memcpy(buf, s, n);
+	buf[n] = '\n';
+	buf[n + 1] = '\0';
+	*len = n + 1;
+	return (buf);
+}
+
+/* Captured bytes as a JSON string: as is when UTF-8, else base64. */
+void
+proto_add_output(json_object *o, const char *name, const char *buf,
+    size_t len)
+{
+	char	 key[32], *b64;
+	size_t	 b64len;
+
+	snprintf(key, sizeof(key), "%s_encoding", name);
+	if (utf8_valid(buf, len)) {
+		json_object_object_add(o, name,
+		    json_object_new_string_len(buf, (int)len));
+		json_object_object_add(o, key, json_object_new_string("utf-8"));
+		return;
+	}
+	if ((b64 = base64_encode(buf, len, &b64len)) == NULL)
+		fatalx("base64_encode: out of memory");
+	json_object_object_add(o, name,
+	    json_object_new_string_len(b64, (int)b64len));
+	json_object_object_add(o, key, json_object_new_string("base64"));
+	free(b64);
+}
