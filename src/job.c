@@ -273,6 +273,12 @@ job_arm(struct job *job)
 			fatalx("%s: event", __func__);
 	}
 	if (job->timeout > 0) {
+		/*
+		 * libevent adds timers to the time cached at the start of this
+		 * loop turn; refresh it, or a deadline set late in a busy turn
+		 * would fire early.
+		 */
+		event_base_update_cache_time(base);
 		tv = tv_from_secs(job->timeout);
 		if ((job->deadline_ev = evtimer_new(base, job_deadline_cb,
 		    job)) == NULL || evtimer_add(job->deadline_ev, &tv) == -1)

@@ -32,6 +32,34 @@ perr(struct proto_err *e, const char *code, const char *fmt, ...)
 	return (-1);
 }
 
+/* json-c takes NaN and Infinity even in strict mode; JSON has neither. */
+static int
+all_finite(json_object *o)
+{
+	size_t	i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return (isfinite(json_object_get_double(o)));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return (0);
+		return (1);
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (!all_finite(v))
+				return (0);
+		}
+		return (1);
+	}
+	default:
+		return (1);
+	}
+}
+
 json_object *
 proto_parse_line(const char *line, size_t len, struct proto_err *e)
 {
@@ -42,6 +70,11 @@ proto_parse_line(const char *line, size_t len, struct proto_err *e)
 
 	if (memchr(line, '\0', len) != NULL) {
 		perr(e, JOBD_E_BAD_JSON, "request contains a NUL byte");
+		return (NULL);
+	}
+	/* json-c's own check lets overlong forms and surrogates through. */
+	if (!utf8_valid(line, len)) {
+		perr(e, JOBD_E_BAD_JSON, "request is not valid UTF-8");
 		return (NULL);
 	}
 	if ((tok = json_tokener_new_ex(JOBD_MAX_DEPTH)) == NULL) {
@@ -74,6 +107,11 @@ proto_parse_line(const char *line, size_t len, struct proto_err *e)
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		perr(e, JOBD_E_BAD_JSON, "a request must be a JSON object");
+		return (NULL);
+	}
+	if (!all_finite(obj)) {
+		json_object_put(obj);
+		perr(e, JOBD_E_BAD_JSON, "NaN and Infinity are not JSON");
 		return (NULL);
 	}
 	return (obj);

@@ -1,0 +1,379 @@
+/* proto.c: decoding (valid, malformed, wrong types, huge numbers, non-UTF-8,
+ * trailing bytes) and encoding (framing, output encoding). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "check_jobd.h"
+#include "jobd.h"
+
+static json_object *
+parse(const char *s, struct proto_err *e)
+{
+	return (proto_parse_line(s, strlen(s), e));
+}
+
+struct bad_line {
+	const char	*line;
+	size_t		 len;	/* 0: strlen */
+	const char	*code;
+};
+
+static const struct bad_line bad_lines[] = {
+	{ "{", 0, JOBD_E_BAD_JSON },
+	{ "", 0, JOBD_E_BAD_JSON },
+	{ "[1,2]", 0, JOBD_E_BAD_JSON },
+	{ "\"op\"", 0, JOBD_E_BAD_JSON },
+	{ "null", 0, JOBD_E_BAD_JSON },
+	{ "{\"op\":\"ping\"} x", 0, JOBD_E_BAD_JSON },
+	{ "{\"op\":\"ping\"}{}", 0, JOBD_E_BAD_JSON },
+	{ "{'op':'ping'}", 0, JOBD_E_BAD_JSON },
+	{ "{\"op\":\"p\xffing\"}", 0, JOBD_E_BAD_JSON },
+	{ "{\"op\":\"\xc0\xaf\"}", 0, JOBD_E_BAD_JSON },
+	{ "{\"op\":\"ping\"}\0{}", 14, JOBD_E_BAD_JSON },
+	{ "{\"a\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}", 0, JOBD_E_BAD_JSON },
+	{ "{\"op\":NaN}", 0, JOBD_E_BAD_JSON },
+};
+
+START_TEST(test_parse_bad)
+{
+	const struct bad_line	*b = &bad_lines[_i];
+	struct proto_err	 e;
+	json_object		*o;
+
+	o = proto_parse_line(b->line, b->len ? b->len : strlen(b->line), &e);
+	ck_assert_msg(o == NULL, "accepted: %s", b->line);
+	ck_assert_str_eq(e.code, b->code);
+	ck_assert(strlen(e.msg) > 0);
+}
+END_TEST
+
+START_TEST(test_parse_good)
+{
+	struct proto_err	 e;
+	json_object		*o, *v;
+
+	o = parse("{\"op\":\"ping\",\"tag\":[1,{\"x\":\"\xc3\xa9\"}]}  \r", &e);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(proto_op(o, &e), "ping");
+	ck_assert(json_object_object_get_ex(o, "tag", &v));
+	ck_assert(json_object_is_type(v, json_type_array));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_op_field)
+{
+	struct proto_err	 e;
+	json_object		*o;
+
+	o = parse("{\"tag\":1}", &e);
+	ck_assert_ptr_null(proto_op(o, &e));
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	json_object_put(o);
+	o = parse("{\"op\":7}", &e);
+	ck_assert_ptr_null(proto_op(o, &e));
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(e.msg, "op"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_id)
+{
+	struct proto_err	 e;
+	json_object		*o;
+	uint64_t		 id = 0;
+
+	o = parse("{\"op\":\"wait\",\"id\":42}", &e);
+	ck_assert_int_eq(proto_get_id(o, &id, &e), 0);
+	ck_assert_uint_eq(id, 42);
+	json_object_put(o);
+
+	static const char *bad[] = { "{\"id\":0}", "{\"id\":-3}",
+	    "{\"id\":\"5\"}", "{\"id\":1.5}", "{}", "{\"id\":null}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = parse(bad[i], &e);
+		ck_assert_ptr_nonnull(o);
+		ck_assert_int_eq(proto_get_id(o, &id, &e), -1);
+		ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+		json_object_put(o);
+	}
+	/* Beyond int64: json-c clamps; it must be refused, not wrapped. */
+	o = parse("{\"id\":99999999999999999999999}", &e);
+	if (o != NULL) {
+		if (proto_get_id(o, &id, &e) == 0)
+			ck_assert_uint_eq(id, INT64_MAX);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+static int
+decode(const char *s, struct run_req *r, struct proto_err *e)
+{
+	json_object	*o = parse(s, e);
+	int		 rc;
+
+	ck_assert_msg(o != NULL, "not JSON: %s", s);
+	rc = proto_decode_run(o, r, e);
+	json_object_put(o);
+	return (rc);
+}
+
+START_TEST(test_run_full)
+{
+	struct proto_err	e;
+	struct run_req		r;
+
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"echo\",\"a b\"],"
+	    "\"env\":{\"A\":\"1\",\"PATH\":\"/bin\"},\"cwd\":\"/tmp\","
+	    "\"timeout\":1.5,\"kill_after\":0,\"signal\":\"INT\","
+	    "\"stdin\":\"x\\n\",\"max_output\":10,\"wait\":true,"
+	    "\"on_disconnect\":\"cancel\"}", &r, &e), 0);
+	ck_assert_str_eq(r.argv[0], "echo");
+	ck_assert_str_eq(r.argv[1], "a b");
+	ck_assert_ptr_null(r.argv[2]);
+	ck_assert_str_eq(r.envp[0], "A=1");
+	ck_assert_str_eq(r.envp[1], "PATH=/bin");
+	ck_assert_ptr_null(r.envp[2]);
+	ck_assert_str_eq(r.cwd, "/tmp");
+	ck_assert_double_eq(r.timeout, 1.5);
+	ck_assert_double_eq(r.kill_after, 0);
+	ck_assert_int_eq(r.sig, 2);
+	ck_assert_uint_eq(r.stdin_len, 2);
+	ck_assert_mem_eq(r.stdin_data, "x\n", 2);
+	ck_assert_uint_eq(r.max_output, 10);
+	ck_assert_int_eq(r.wait, 1);
+	ck_assert_int_eq(r.cancel_on_disconnect, 1);
+	proto_free_run(&r);
+}
+END_TEST
+
+START_TEST(test_run_defaults)
+{
+	struct proto_err	e;
+	struct run_req		r;
+
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"true\"]}", &r,
+	    &e), 0);
+	ck_assert_str_eq(r.envp[0], "PATH=" JOBD_DEFAULT_PATH);
+	ck_assert_ptr_null(r.envp[1]);
+	ck_assert_str_eq(r.cwd, "/");
+	ck_assert_double_eq(r.timeout, 0);
+	ck_assert(r.kill_after < 0);
+	ck_assert_int_eq(r.sig, 15);
+	ck_assert_ptr_null(r.stdin_data);
+	ck_assert_uint_eq(r.max_output, cfg.max_output);
+	ck_assert_int_eq(r.wait, 0);
+	ck_assert_int_eq(r.cancel_on_disconnect, 0);
+	proto_free_run(&r);
+
+	/* Huge durations clamp instead of overflowing. */
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"true\"],"
+	    "\"timeout\":1e300,\"kill_after\":99999999999999999999}", &r,
+	    &e), 0);
+	ck_assert_double_eq(r.timeout, JOBD_DURATION_MAX);
+	ck_assert_double_eq(r.kill_after, JOBD_DURATION_MAX);
+	proto_free_run(&r);
+}
+END_TEST
+
+struct bad_run {
+	const char	*req;
+	const char	*field;		/* the message must name it */
+};
+
+static const struct bad_run bad_runs[] = {
+	{ "{\"op\":\"run\"}", "argv" },
+	{ "{\"op\":\"run\",\"argv\":[]}", "argv" },
+	{ "{\"op\":\"run\",\"argv\":\"ls\"}", "argv" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\",3]}", "argv" },
+	{ "{\"op\":\"run\",\"argv\":[\"\"]}", "argv" },
+	{ "{\"op\":\"run\",\"argv\":[\"l\\u0000s\"]}", "NUL" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"env\":[]}", "env" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"env\":{\"A\":1}}", "env" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"env\":{\"A=B\":\"1\"}}", "env" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"env\":{\"\":\"1\"}}", "env" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"cwd\":\"tmp\"}", "cwd" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"cwd\":5}", "cwd" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"timeout\":-1}", "timeout" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"timeout\":\"5s\"}", "timeout" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"kill_after\":-0.5}", "kill_after" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":\"FOO\"}", "signal" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":0}", "signal" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":65}", "signal" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":true}", "signal" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"stdin\":1}", "stdin" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"max_output\":-1}", "max_output" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"max_output\":1.5}", "max_output" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"max_output\":1e30}", "max_output" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"max_output\":"
+	  "99999999999999999999}", "max_output" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"wait\":1}", "wait" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"on_disconnect\":\"kill\"}",
+	  "on_disconnect" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"tiemout\":5}", "tiemout" },
+};
+
+START_TEST(test_run_bad)
+{
+	const struct bad_run	*b = &bad_runs[_i];
+	struct proto_err	 e;
+	struct run_req		 r;
+
+	ck_assert_msg(decode(b->req, &r, &e) == -1, "accepted: %s", b->req);
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	ck_assert_msg(strstr(e.msg, b->field) != NULL,
+	    "message \"%s\" does not name %s", e.msg, b->field);
+	/* Nothing is left allocated after a failure. */
+	ck_assert_ptr_null(r.argv);
+	ck_assert_ptr_null(r.envp);
+}
+END_TEST
+
+START_TEST(test_signals)
+{
+	static const struct { const char *req; int sig; } t[] = {
+		{ "{\"signal\":\"KILL\"}", 9 },
+		{ "{\"signal\":\"SIGINT\"}", 2 },
+		{ "{\"signal\":\"hup\"}", 1 },
+		{ "{\"signal\":15}", 15 },
+		{ "{}", -7 },	/* absent: unchanged */
+	};
+	struct proto_err	 e;
+	json_object		*o;
+	int			 sig;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		sig = -7;
+		o = parse(t[i].req, &e);
+		ck_assert_int_eq(proto_get_signal(o, "signal", &sig, &e), 0);
+		ck_assert_int_eq(sig, t[i].sig);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(test_frame)
+{
+	json_object	*o = proto_ok(NULL);
+	char		*f;
+	size_t		 len;
+
+	json_object_object_add(o, "s", json_object_new_string("a\nb\r\"c\"/"));
+	f = proto_frame(o, &len);
+	ck_assert_uint_eq(len, strlen(f));
+	ck_assert_int_eq(f[len - 1], '\n');
+	ck_assert_ptr_null(memchr(f, '\n', len - 1));
+	ck_assert_ptr_nonnull(strstr(f, "\"a\\nb\\r\\\"c\\\"/\""));
+	free(f);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_error_shape)
+{
+	json_object	*tag = json_object_new_string("t1");
+	json_object	*o = proto_error(tag, JOBD_E_NOT_FOUND, "no job 3"), *v, *e;
+
+	ck_assert(json_object_object_get_ex(o, "ok", &v));
+	ck_assert(!json_object_get_boolean(v));
+	ck_assert(json_object_object_get_ex(o, "tag", &v));
+	ck_assert_str_eq(json_object_get_string(v), "t1");
+	ck_assert(json_object_object_get_ex(o, "error", &e));
+	ck_assert(json_object_object_get_ex(e, "code", &v));
+	ck_assert_str_eq(json_object_get_string(v), "not_found");
+	ck_assert(json_object_object_get_ex(e, "message", &v));
+	ck_assert_str_eq(json_object_get_string(v), "no job 3");
+	json_object_put(o);
+	json_object_put(tag);
+}
+END_TEST
+
+/* Output that is not UTF-8 comes back as base64, byte for byte. */
+START_TEST(test_output_encoding)
+{
+	unsigned char	 all[256], *dec;
+	json_object	*o = json_object_new_object(), *v, *back;
+	struct proto_err e;
+	char		*f;
+	size_t		 len, i;
+
+	for (i = 0; i < sizeof(all); i++)
+		all[i] = (unsigned char)i;
+	proto_add_output(o, "stdout", (char *)all, sizeof(all));
+	proto_add_output(o, "stderr", "caf\xc3\xa9\0x", 7);
+	ck_assert(json_object_object_get_ex(o, "stdout_encoding", &v));
+	ck_assert_str_eq(json_object_get_string(v), "base64");
+	ck_assert(json_object_object_get_ex(o, "stderr_encoding", &v));
+	ck_assert_str_eq(json_object_get_string(v), "utf-8");
+
+	/* Through a frame and back: valid JSON, same bytes. */
+	f = proto_frame(o, &len);
+	back = proto_parse_line(f, len - 1, &e);
+	ck_assert_ptr_nonnull(back);
+	ck_assert(json_object_object_get_ex(back, "stdout", &v));
+	dec = base64_decode(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), &len);
+	ck_assert_ptr_nonnull(dec);
+	ck_assert_uint_eq(len, sizeof(all));
+	ck_assert_mem_eq(dec, all, sizeof(all));
+	ck_assert(json_object_object_get_ex(back, "stderr", &v));
+	ck_assert_int_eq(json_object_get_string_len(v), 7);
+	ck_assert_mem_eq(json_object_get_string(v), "caf\xc3\xa9\0x", 7);
+	free(dec);
+	free(f);
+	json_object_put(back);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_check_fields)
+{
+	static const char *const allowed[] = { "id", NULL };
+	struct proto_err	 e;
+	json_object		*o;
+
+	o = parse("{\"op\":\"wait\",\"tag\":1,\"id\":1}", &e);
+	ck_assert_int_eq(proto_check_fields(o, allowed, &e), 0);
+	json_object_put(o);
+	o = parse("{\"op\":\"wait\",\"id\":1,\"signal\":9}", &e);
+	ck_assert_int_eq(proto_check_fields(o, allowed, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "signal"));
+	json_object_put(o);
+}
+END_TEST
+
+Suite *
+proto_suite(void)
+{
+	Suite	*s = suite_create("proto");
+	TCase	*tc;
+
+	tc = tcase_create("decode lines");
+	tcase_add_loop_test(tc, test_parse_bad, 0,
+	    sizeof(bad_lines) / sizeof(bad_lines[0]));
+	tcase_add_test(tc, test_parse_good);
+	tcase_add_test(tc, test_op_field);
+	tcase_add_test(tc, test_id);
+	tcase_add_test(tc, test_check_fields);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("decode run");
+	tcase_add_test(tc, test_run_full);
+	tcase_add_test(tc, test_run_defaults);
+	tcase_add_loop_test(tc, test_run_bad, 0,
+	    sizeof(bad_runs) / sizeof(bad_runs[0]));
+	tcase_add_test(tc, test_signals);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("encode");
+	tcase_add_test(tc, test_frame);
+	tcase_add_test(tc, test_error_shape);
+	tcase_add_test(tc, test_output_encoding);
+	suite_add_tcase(s, tc);
+	return (s);
+}
