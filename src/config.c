@@ -88,7 +88,7 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
     char *err, size_t errlen)
 {
 	void	*p = (char *)c + o->off;
-	double	 v;
+	double	 v = 0;
 	char	*end;
 
 	switch (o->type) {

@@ -89,8 +89,10 @@ killer_start(struct killer *k, int sig, double grace)
 	signal_group(k->pgid, sig);
 	if (sig != SIGKILL && sig != SIGCONT)
 		signal_group(k->pgid, SIGCONT);
-	if (sig == SIGKILL)
+	if (sig == SIGKILL) {
+		job_set_flag_killed(k->job);
 		return;
+	}
 	tv = tv_from_secs(grace);
 	if (evtimer_add(k->grace_ev, &tv) == -1)
 		fatalx("%s: evtimer_add", __func__);
