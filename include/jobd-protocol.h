@@ -31,7 +31,7 @@
 
 /* Default capture bound per stream, and the daemon-wide ceiling. */
 #define JOBD_MAX_OUTPUT_DEFAULT	(1024 * 1024)
-#define JOBD_MAX_OUTPUT_LIMIT	(64 * 1024 * 1024)
+#define JOBD_MAX_OUTPUT_LIMIT	(16 * 1024 * 1024)
 
 /* Default environment of a job whose request has no "env". */
 #define JOBD_DEFAULT_PATH \

@@ -31,6 +31,7 @@ struct jobd_config {
 	double		 kill_after;		/* default grace, seconds */
 	double		 retention;		/* keep ended jobs, seconds */
 	unsigned int	 max_retained;		/* keep at most this many */
+	size_t		 max_retained_output;	/* their output, bytes */
 	size_t		 max_reply_buffer;	/* per connection, bytes */
 	unsigned int	 job_umask;
 	double		 shutdown_grace;	/* bound for flushing replies */

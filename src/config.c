@@ -39,13 +39,16 @@ static const struct opt opts[] = {
 	{ "max_output", OPT_SIZE, OFF(max_output), 0, JOBD_MAX_OUTPUT_LIMIT,
 	  "1M", "default capture bound per stream" },
 	{ "max_output_limit", OPT_SIZE, OFF(max_output_limit), 0,
-	  1024.0 * 1024 * 1024, "64M", "largest max_output a request may ask" },
+	  1024.0 * 1024 * 1024, "16M", "largest max_output a request may ask" },
 	{ "kill_after", OPT_DURATION, OFF(kill_after), 0, JOBD_DURATION_MAX,
 	  "5s", "default grace between the signal and SIGKILL" },
 	{ "retention", OPT_DURATION, OFF(retention), 0, JOBD_DURATION_MAX,
 	  "10m", "how long ended jobs stay retrievable" },
 	{ "max_retained", OPT_UINT, OFF(max_retained), 0, 10000000, "10000",
 	  "most ended jobs kept; the oldest go first" },
+	{ "max_retained_output", OPT_SIZE, OFF(max_retained_output), 0,
+	  1024.0 * 1024 * 1024 * 1024, "1G",
+	  "captured output kept for ended jobs, in total; the oldest go first" },
 	{ "max_reply_buffer", OPT_SIZE, OFF(max_reply_buffer), 65536,
 	  4.0 * 1024 * 1024 * 1024, "256M",
 	  "replies queued for a client that does not read, before it is cut" },
@@ -66,10 +69,11 @@ parse_size(const char *s, double *out)
 	char	*end;
 	double	 v, mult = 1;
 
+	/* Decimal digits only: no sign, hex, fraction or exponent. */
 	errno = 0;
 	if (!isdigit((unsigned char)*s))
 		return (-1);
-	v = strtod(s, &end);
+	v = (double)strtoull(s, &end, 10);
 	if (errno != 0 || end == s)
 		return (-1);
 	switch (*end) {
@@ -121,8 +125,13 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 		break;
 	}
 	if (v < o->min || v > o->max) {
-		snprintf(err, errlen, "%s: %s is out of range [%.0f, %.0f]",
-		    o->name, val, o->min, o->max);
+		if (o->type == OPT_MODE)
+			snprintf(err, errlen, "%s: %s is out of range [%03o, "
+			    "%03o]", o->name, val, (unsigned int)o->min,
+			    (unsigned int)o->max);
+		else
+			snprintf(err, errlen, "%s: %s is out of range "
+			    "[%.0f, %.0f]", o->name, val, o->min, o->max);
 		return (-1);
 	}
 	switch (o->type) {
@@ -230,6 +239,14 @@ bad:
 		if (!quiet)
 			fprintf(stderr, "%s: max_output exceeds max_output_limit\n",
 			    path);
+	}
+	/* A result holds two streams, each at most 2.5 times its size in JSON. */
+	if (c->max_reply_buffer / 6 < c->max_output_limit) {
+		errors++;
+		if (!quiet)
+			fprintf(stderr, "%s: max_reply_buffer must be at least 6 "
+			    "times max_output_limit, or a full result cannot "
+			    "be sent\n", path);
 	}
 	return (errors);
 }

@@ -51,6 +51,7 @@ static void	conn_free_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
 static void	conn_schedule_free(struct conn *);
 static int	conn_peer_gone(struct conn *);
+static int	conn_last_is_cr(struct evbuffer *, size_t);
 
 unsigned int
 conn_count(void)
@@ -137,6 +138,15 @@ conn_line(struct conn *c, const char *line, size_t len)
 	json_object_put(req);
 }
 
+/* A line of max_line bytes may still be waiting for the "\n" of "\r\n". */
+static int
+conn_last_is_cr(struct evbuffer *in, size_t len)
+{
+	unsigned char	*p = evbuffer_pullup(in, (ssize_t)len);
+
+	return (p != NULL && p[len - 1] == '\r');
+}
+
 /* Serve up to CONN_REQS_PER_WAKEUP lines; schedule the rest. */
 static void
 conn_process(struct conn *c)
@@ -154,7 +164,8 @@ conn_process(struct conn *c)
 			len = evbuffer_get_length(in);
 			if (c->discarding)
 				evbuffer_drain(in, len);
-			else if (len > cfg.max_line) {
+			else if (len > cfg.max_line + 1 || (len == cfg.max_line +
+			    1 && !conn_last_is_cr(in, len))) {
 				snprintf(msg, sizeof(msg), "request line "
 				    "longer than %zu bytes", cfg.max_line);
 				conn_reply_error(c, JOBD_E_TOO_LARGE, msg);

@@ -86,9 +86,11 @@ static TAILQ_HEAD(, job)	 done_jobs = TAILQ_HEAD_INITIALIZER(done_jobs);
 static TAILQ_HEAD(, job)	 watch_jobs = TAILQ_HEAD_INITIALIZER(watch_jobs);
 static uint64_t			 next_id;
 static unsigned int		 nlive, ndone;
+static uint64_t			 retained_bytes;	/* output of ended jobs */
 static struct event		*prune_ev;
 
 static void	job_finish(struct job *);
+static uint64_t	job_output_bytes(struct job *);
 static void	job_free(struct job *);
 static void	job_deadline_cb(evutil_socket_t, short, void *);
 static void	job_output_cb(evutil_socket_t, short, void *);
@@ -594,7 +596,9 @@ job_finish(struct job *job)
 		conn_waiter_done(w->conn);
 		free(w);
 	}
-	job_prune(0);
+	retained_bytes += job_output_bytes(job);
+	/* Pruning here could free the job under the caller (op_run). */
+	event_active(prune_ev, EV_TIMEOUT, 0);
 	jobd_maybe_exit();
 }
 
@@ -764,6 +768,21 @@ job_list_json(void)
 	return (a);
 }
 
+static uint64_t
+job_output_bytes(struct job *job)
+{
+	uint64_t	n = 0;
+	size_t		len;
+	int		i;
+
+	for (i = 0; i < 2; i++)
+		if (job->out[i] != NULL) {
+			output_data(job->out[i], &len);
+			n += len;
+		}
+	return (n);
+}
+
 static void
 job_free(struct job *job)
 {
@@ -780,7 +799,10 @@ job_free(struct job *job)
 	free(job);
 }
 
-/* Drop ended jobs past retention or beyond max_retained; all: every one. */
+/*
+ * Drop ended jobs past retention, beyond max_retained, or beyond the output
+ * budget, oldest first; all: every one.
+ */
 void
 job_prune(int all)
 {
@@ -790,10 +812,12 @@ job_prune(int all)
 
 	while ((job = TAILQ_FIRST(&done_jobs)) != NULL) {
 		if (!all && ndone <= cfg.max_retained &&
-		    now - job->end_ns < keep)
+		    now - job->end_ns < keep &&
+		    retained_bytes <= cfg.max_retained_output)
 			break;
 		TAILQ_REMOVE(&done_jobs, job, entry);
 		ndone--;
+		retained_bytes -= job_output_bytes(job);
 		job_free(job);
 	}
 	if (all && prune_ev != NULL) {

@@ -67,11 +67,12 @@ int
 main(int argc, char **argv)
 {
 	const char	*conffile = NULL, *sockarg = NULL;
-	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0;
+	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0, debug = 0;
 
 	while ((ch = getopt(argc, argv, "df:hns:v")) != -1) {
 		switch (ch) {
 		case 'd':
+			debug = 1;
 			verbose = LOG_LVL_DEBUG;
 			break;
 		case 'f':
@@ -110,6 +111,8 @@ main(int argc, char **argv)
 		sockarg = cfg.socket_path;
 
 	event_set_log_callback(libevent_log);
+	if (debug)
+		event_enable_debug_logging(EVENT_DBG_ALL);
 	base = base_new();
 	server_signals_init();
 	job_init();

@@ -26,6 +26,7 @@
 
 #define WATCH_MIN_MS	1
 #define WATCH_MAX_MS	100
+#define WATCH_SCAN_MS	32
 
 struct killer {
 	struct job	*job;
@@ -160,7 +161,13 @@ killer_watch_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct killer	*k = arg;
 
-	if (killer_group_empty(k)) {
+	/*
+	 * Only zombies left, whose parent escaped the group and does not reap
+	 * them, would keep the group alive forever. They pin its number, so
+	 * nothing can reuse it; look at /proc once polling has slowed down.
+	 */
+	if (killer_group_empty(k) || (k->delay_ms >= WATCH_SCAN_MS &&
+	    killer_count_group(k->pgid) == 0)) {
 		k->watching = 0;
 		job_group_gone(k->job);	/* may free k */
 		return;

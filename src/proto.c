@@ -459,7 +459,28 @@ proto_frame(json_object *o, size_t *len)
 	return (buf);
 }
 
-/* Captured bytes as a JSON string: as is when UTF-8, else base64. */
+/*
+ * Text worth sending as a JSON string: valid UTF-8 with few control bytes.
+ * Each control byte costs six in JSON ("\u0001"), so control-heavy output
+ * goes as base64, which costs 4/3 whatever the bytes are; that bounds a
+ * result at 2.5 times its captured size.
+ */
+static int
+output_is_text(const char *buf, size_t len)
+{
+	size_t	i, ctl = 0;
+	unsigned char c;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)buf[i];
+		if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') ||
+		    c == 0x7f)
+			ctl++;
+	}
+	return (ctl <= len / 8 && utf8_valid(buf, len));
+}
+
+/* Captured bytes as a JSON string: as is when text, else base64. */
 void
 proto_add_output(json_object *o, const char *name, const char *buf,
     size_t len)
@@ -468,7 +489,7 @@ proto_add_output(json_object *o, const char *name, const char *buf,
 	size_t	 b64len;
 
 	snprintf(key, sizeof(key), "%s_encoding", name);
-	if (utf8_valid(buf, len)) {
+	if (output_is_text(buf, len)) {
 		json_object_object_add(o, name,
 		    json_object_new_string_len(buf, (int)len));
 		json_object_object_add(o, key, json_object_new_string("utf-8"));

@@ -29,7 +29,8 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(c.socket_path);
 	ck_assert_uint_eq(c.max_line, 1024 * 1024);
 	ck_assert_uint_eq(c.max_output, 1024 * 1024);
-	ck_assert_uint_eq(c.max_output_limit, 64 * 1024 * 1024);
+	ck_assert_uint_eq(c.max_output_limit, 16 * 1024 * 1024);
+	ck_assert_uint_eq(c.max_retained_output, 1024 * 1024 * 1024);
 	ck_assert_double_eq(c.kill_after, 5);
 	ck_assert_double_eq(c.retention, 600);
 	ck_assert_uint_eq(c.max_retained, 10000);

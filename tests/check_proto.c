@@ -305,7 +305,7 @@ START_TEST(test_output_encoding)
 	for (i = 0; i < sizeof(all); i++)
 		all[i] = (unsigned char)i;
 	proto_add_output(o, "stdout", (char *)all, sizeof(all));
-	proto_add_output(o, "stderr", "caf\xc3\xa9\0x", 7);
+	proto_add_output(o, "stderr", "caf\xc3\xa9 au lait\0x", 16);
 	ck_assert(json_object_object_get_ex(o, "stdout_encoding", &v));
 	ck_assert_str_eq(json_object_get_string(v), "base64");
 	ck_assert(json_object_object_get_ex(o, "stderr_encoding", &v));
@@ -322,11 +322,31 @@ START_TEST(test_output_encoding)
 	ck_assert_uint_eq(len, sizeof(all));
 	ck_assert_mem_eq(dec, all, sizeof(all));
 	ck_assert(json_object_object_get_ex(back, "stderr", &v));
-	ck_assert_int_eq(json_object_get_string_len(v), 7);
-	ck_assert_mem_eq(json_object_get_string(v), "caf\xc3\xa9\0x", 7);
+	ck_assert_int_eq(json_object_get_string_len(v), 16);
+	ck_assert_mem_eq(json_object_get_string(v), "caf\xc3\xa9 au lait\0x", 16);
 	free(dec);
 	free(f);
 	json_object_put(back);
+	json_object_put(o);
+}
+END_TEST
+
+/* Valid UTF-8 full of control bytes would cost 6 bytes each as a string. */
+START_TEST(test_output_control_heavy)
+{
+	char		 buf[64];
+	json_object	*o = json_object_new_object(), *v;
+	char		*f;
+	size_t		 len;
+
+	memset(buf, '\001', sizeof(buf));
+	proto_add_output(o, "stdout", buf, sizeof(buf));
+	ck_assert(json_object_object_get_ex(o, "stdout_encoding", &v));
+	ck_assert_str_eq(json_object_get_string(v), "base64");
+	f = proto_frame(o, &len);
+	/* base64 of 64 bytes is 88; as \u0001 escapes it would be 384. */
+	ck_assert_uint_lt(len, 200);
+	free(f);
 	json_object_put(o);
 }
 END_TEST
@@ -374,6 +394,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_frame);
 	tcase_add_test(tc, test_error_shape);
 	tcase_add_test(tc, test_output_encoding);
+	tcase_add_test(tc, test_output_control_heavy);
 	suite_add_tcase(s, tc);
 	return (s);
 }
