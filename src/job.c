@@ -216,7 +216,7 @@ job_pipes(struct job *job, struct run_req *r, int child[3])
 	int	p[2], i;
 
 	child[0] = child[1] = child[2] = -1;
-	if (r->stdin_data != NULL) {
+	if (job->in_data != NULL) {
 		if (pipe2(p, O_CLOEXEC) == -1)
 			return (-1);
 		child[0] = p[0];

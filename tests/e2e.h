@@ -1,0 +1,113 @@
+/*
+ * Integration test harness: a real jobd per test in its own mkdtemp
+ * directory, a client over the wire protocol, bounded waits, and /proc
+ * helpers to check that the processes a job started are really gone.
+ */
+#ifndef E2E_H
+#define E2E_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stddef.h>
+
+#include <check.h>
+#include <json-c/json.h>
+
+#include "jobd/client.h"
+
+#ifndef JOBD_BIN
+#error "JOBD_BIN must name the jobd binary under test"
+#endif
+#ifndef JOBCTL_BIN
+#error "JOBCTL_BIN must name the jobctl binary under test"
+#endif
+#ifndef PROGS_DIR
+#error "PROGS_DIR must name the directory of the helper programs"
+#endif
+
+/* Every bounded wait and every read from jobd gives up after this long. */
+#define E2E_RECV_TIMEOUT_MS	15000
+#define E2E_START_TIMEOUT_MS	10000
+#define E2E_STOP_TIMEOUT_MS	10000
+
+struct jobd_inst {
+	char	dir[PATH_MAX];		/* mkdtemp, removed by stop_jobd */
+	char	sock[PATH_MAX];		/* dir/jobd.sock */
+	char	log[PATH_MAX];		/* dir/jobd.log: jobd's stderr */
+	char	conf[PATH_MAX];		/* dir/jobd.conf, if any */
+	pid_t	pid;			/* -1 once reaped */
+	int	status;			/* wait status once reaped */
+};
+
+typedef int	(*cond_fn)(void *);
+
+/* Harness lifetime: main() and the per-test sweeper. */
+void		 e2e_global_init(void);
+void		 e2e_global_fini(void);
+void		 e2e_sweep(void);
+void		 e2e_teardown(void);
+
+/* Clocks and waits. */
+double		 now_mono(void);
+int		 wait_until(cond_fn, void *, int timeout_ms);
+
+/* Daemons. */
+void		 start_jobd(struct jobd_inst *, const char *conf_text);
+void		 restart_jobd(struct jobd_inst *);
+pid_t		 spawn_jobd(struct jobd_inst *, const char *errfile);
+int		 reap_jobd(struct jobd_inst *, int timeout_ms);
+void		 stop_jobd(struct jobd_inst *);
+void		 path_in(const struct jobd_inst *, const char *, char *,
+		    size_t);
+
+/* Processes the test must kill in teardown, whatever happens. */
+void		 track_pid(pid_t);
+
+/* Talking to jobd. */
+struct jobd_client *e2e_connect(const struct jobd_inst *);
+void		 e2e_close(struct jobd_client *);
+void		 set_recv_timeout(struct jobd_client *, int timeout_ms);
+json_object	*jparse(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
+json_object	*jargv(const char *, ...) __attribute__((sentinel));
+json_object	*run_req(json_object *argv, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+json_object	*call(struct jobd_client *, json_object *req);
+json_object	*callf(struct jobd_client *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+json_object	*recv_resp(struct jobd_client *);
+void		 send_req(struct jobd_client *, json_object *req);
+void		 send_raw(struct jobd_client *, const void *, size_t);
+void		 send_str(struct jobd_client *, const char *);
+json_object	*run_wait(struct jobd_client *, json_object *req,
+		    long long *id);
+void		 expect_ok(json_object *);
+void		 expect_error(json_object *, const char *code);
+void		 expect_ping(struct jobd_client *);
+
+/* Fields of a response or job object; a missing field fails the test. */
+json_object	*jget(json_object *, const char *);
+long long	 jint(json_object *, const char *);
+double		 jdouble(json_object *, const char *);
+int		 jbool(json_object *, const char *);
+const char	*jstr(json_object *, const char *);
+int		 jis_null(json_object *, const char *);
+
+/* jobctl. */
+int		 run_jobctl(const struct jobd_inst *, double *elapsed,
+		    const char *, ...) __attribute__((sentinel));
+
+/* Processes, from /proc: zombies count as dead. */
+char		 proc_state(pid_t);
+int		 pid_alive(pid_t);
+int		 count_group(pid_t pgid_or_sid);
+int		 count_zombie_children(pid_t ppid);
+int		 read_pids(const char *path, pid_t *, int max);
+pid_t		 read_pid(const char *path);
+
+/* Files. */
+void		 write_file(const char *path, const char *text, mode_t);
+char		*read_text(const char *path, size_t *len);
+
+#endif /* E2E_H */
