@@ -14,7 +14,10 @@
 #include "check_jobd.h"
 #include "jobd.h"
 
-static char *const default_env[] = { "PATH=" JOBD_DEFAULT_PATH, NULL };
+/* Literals are const under -Wwrite-strings; exec takes char *const[]. */
+#define L(s)	((char *)(s))
+
+static char *const default_env[] = { L("PATH=" JOBD_DEFAULT_PATH), NULL };
 
 struct run {
 	pid_t	pid;
@@ -61,7 +64,8 @@ run(char *const *argv, const char *cwd, struct run *r, struct spawn_err *se)
 
 START_TEST(test_exit_status)
 {
-	char *const		argv[] = { "sh", "-c", "echo out; exit 3", NULL };
+	char *const		argv[] = { L("sh"), L("-c"),
+				    L("echo out; exit 3"), NULL };
 	struct spawn_err	se;
 	struct run		r;
 
@@ -75,7 +79,7 @@ END_TEST
 /* The job leads its own session and process group. */
 START_TEST(test_new_session)
 {
-	char *const		argv2[] = { "sh", "-c", "cat /proc/$$/stat",
+	char *const		argv2[] = { L("sh"), L("-c"), L("cat /proc/$$/stat"),
 				    NULL };
 	struct spawn_err	se;
 	struct run		r;
@@ -95,8 +99,8 @@ END_TEST
 
 START_TEST(test_enoent)
 {
-	char *const		argv[] = { "no-such-program-jobd", NULL };
-	char *const		argv2[] = { "/nonexistent/prog", NULL };
+	char *const		argv[] = { L("no-such-program-jobd"), NULL };
+	char *const		argv2[] = { L("/nonexistent/prog"), NULL };
 	struct spawn_err	se;
 	struct run		r;
 
@@ -131,7 +135,7 @@ END_TEST
 
 START_TEST(test_bad_cwd)
 {
-	char *const		argv[] = { "true", NULL };
+	char *const		argv[] = { L("true"), NULL };
 	struct spawn_err	se;
 	struct run		r;
 
@@ -148,9 +152,9 @@ END_TEST
  */
 START_TEST(test_hygiene)
 {
-	char *const		argv[] = { "sh", "-c",
-	    "grep -E '^(SigIgn|SigBlk)' /proc/self/status; umask; "
-	    "ls /proc/self/fd | tr '\\n' ' '", NULL };
+	char *const		argv[] = { L("sh"), L("-c"),
+	    L("grep -E '^(SigIgn|SigBlk)' /proc/self/status; umask; "
+	    "ls /proc/self/fd | tr '\\n' ' '"), NULL };
 	struct spawn_err	se;
 	struct run		r;
 	sigset_t		block;

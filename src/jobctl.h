@@ -1,0 +1,107 @@
+/*
+ * jobctl internals, one section per file (as tmux.h). Commands are rows of a
+ * table in jobctl.c; each one's exec function lives in a ctl-*.c file.
+ */
+#ifndef JOBCTL_H
+#define JOBCTL_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "jobd-protocol.h"
+#include "jobd/client.h"
+
+/* Exit statuses of run and wait follow timeout(1). */
+#define CTL_EXIT_TIMEOUT	124
+#define CTL_EXIT_FAILED		125
+#define CTL_EXIT_CANNOT_RUN	126
+#define CTL_EXIT_NOT_FOUND	127
+#define CTL_EXIT_KILLED		137
+
+/* Long options without a short form; above any char. */
+enum {
+	OPT_CLEAR_ENV = 256,
+	OPT_STDIN_NULL,
+	OPT_MAX_OUTPUT,
+	OPT_JSON,
+	OPT_VERSION
+};
+
+struct ctl_args;
+
+struct ctl_cmd {
+	const char		*name;
+	const char		*usage;
+	const char		*optstring;
+	const struct option	*longopts;
+	int			 lower;		/* operands after options */
+	int			 upper;		/* -1: no limit */
+	int			 usage_exit;	/* bad command line */
+	int			 fail_exit;	/* jobd failed or said no */
+	int			(*exec)(struct ctl_args *);
+};
+
+/* One option as given, in command-line order. */
+struct ctl_opt {
+	int		 ch;
+	const char	*arg;
+};
+
+struct ctl_args {
+	const struct ctl_cmd	*cmd;
+	struct ctl_opt		*opts;
+	int			 nopts;
+	int			 argc;		/* operands */
+	char			**argv;
+};
+
+/* jobctl.c */
+struct ctl_global {
+	const char		*socket;	/* NULL: jobd_socket_path */
+	int			 json;
+	const struct ctl_cmd	*cmd;		/* the one running */
+};
+extern struct ctl_global ctl;
+int		 args_has(const struct ctl_args *, int);
+const char	*args_get(const struct ctl_args *, int);
+const char	*args_next(const struct ctl_args *, int, int *);
+void		 ctl_usage(const struct ctl_cmd *)
+		    __attribute__((noreturn));
+void		 ctl_fail(int, const char *, ...)
+		    __attribute__((noreturn, format(printf, 2, 3)));
+struct jobd_client *ctl_connect(void);
+json_object	*ctl_recv(struct jobd_client *);
+json_object	*ctl_call(struct jobd_client *, json_object *);
+long long	 ctl_parse_id(const char *);
+json_object	*ctl_request(const char *op);
+
+/* ctl-run.c */
+int		 cmd_run(struct ctl_args *);
+int		 cmd_submit(struct ctl_args *);
+int		 job_exit_status(json_object *);
+
+/* ctl-cmds.c */
+int		 cmd_wait(struct ctl_args *);
+int		 cmd_status(struct ctl_args *);
+int		 cmd_list(struct ctl_args *);
+int		 cmd_cancel(struct ctl_args *);
+int		 cmd_ping(struct ctl_args *);
+
+/* ctl-print.c */
+const char	*jstr(json_object *, const char *);
+int		 jint(json_object *, const char *, long long *);
+int		 jbool(json_object *, const char *);
+double		 jdouble(json_object *, const char *);
+void		 print_json(json_object *);
+void		 print_job(json_object *);
+void		 print_list(json_object *);
+void		 print_ping(json_object *);
+void		 print_argv(FILE *, json_object *job);
+void		 print_safe(FILE *, const char *);
+int		 write_all(int, const void *, size_t);
+
+#endif /* JOBCTL_H */
