@@ -8,21 +8,32 @@
 #include "jobctl.h"
 
 static json_object	*call_id(const char *, const char *, json_object **);
+static json_object	*ctl_oneshot(json_object *);
+
+/* One request on its own connection; consumes req, returns the response. */
+static json_object *
+ctl_oneshot(json_object *req)
+{
+	struct jobd_client	*c;
+	json_object		*resp;
+
+	c = ctl_connect();
+	resp = ctl_call(c, req);
+	json_object_put(req);
+	jobd_close(c);
+	return (resp);
+}
 
 /* Send {"op": op, "id": ...} and return the response's "job" object. */
 static json_object *
 call_id(const char *op, const char *idarg, json_object **respp)
 {
-	struct jobd_client	*c;
 	json_object		*req, *resp, *job;
 
 	req = ctl_request(op);
 	json_object_object_add(req, "id",
 	    json_object_new_int64(ctl_parse_id(idarg)));
-	c = ctl_connect();
-	resp = ctl_call(c, req);
-	json_object_put(req);
-	jobd_close(c);
+	resp = ctl_oneshot(req);
 	if (!json_object_object_get_ex(resp, "job", &job) ||
 	    !json_object_is_type(job, json_type_object))
 		ctl_fail(ctl.cmd->fail_exit, "jobd's answer has no job object");
@@ -64,14 +75,10 @@ cmd_status(struct ctl_args *args)
 int
 cmd_list(struct ctl_args *args)
 {
-	struct jobd_client	*c;
 	json_object		*req, *resp, *jobs;
 
 	req = ctl_request("list");
-	c = ctl_connect();
-	resp = ctl_call(c, req);
-	json_object_put(req);
-	jobd_close(c);
+	resp = ctl_oneshot(req);
 	if (ctl.json)
 		print_json(resp);
 	else {
@@ -88,7 +95,6 @@ cmd_list(struct ctl_args *args)
 int
 cmd_cancel(struct ctl_args *args)
 {
-	struct jobd_client	*c;
 	json_object		*req, *resp;
 	const char		*s;
 	long long		 id;
@@ -103,10 +109,7 @@ cmd_cancel(struct ctl_args *args)
 		json_object_object_add(req, "signal",
 		    json_object_new_int(sig));
 	}
-	c = ctl_connect();
-	resp = ctl_call(c, req);
-	json_object_put(req);
-	jobd_close(c);
+	resp = ctl_oneshot(req);
 	if (ctl.json)
 		print_json(resp);
 	else
@@ -118,14 +121,10 @@ cmd_cancel(struct ctl_args *args)
 int
 cmd_ping(struct ctl_args *args)
 {
-	struct jobd_client	*c;
 	json_object		*req, *resp;
 
 	req = ctl_request("ping");
-	c = ctl_connect();
-	resp = ctl_call(c, req);
-	json_object_put(req);
-	jobd_close(c);
+	resp = ctl_oneshot(req);
 	if (ctl.json)
 		print_json(resp);
 	else

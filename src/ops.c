@@ -13,9 +13,11 @@
 #define OP_WHILE_DRAINING	0x1
 
 struct op {
-	const char	*name;
-	void		(*fn)(struct conn *, json_object *, json_object *);
-	int		 flags;
+	const char		*name;
+	void			(*fn)(struct conn *, json_object *,
+				    json_object *);
+	int			 flags;
+	const char *const	*fields;	/* allowed besides op, tag */
 };
 
 static void	op_ping(struct conn *, json_object *, json_object *);
@@ -25,13 +27,18 @@ static void	op_status(struct conn *, json_object *, json_object *);
 static void	op_list(struct conn *, json_object *, json_object *);
 static void	op_cancel(struct conn *, json_object *, json_object *);
 
+static const char *const no_fields[] = { NULL };
+static const char *const id_fields[] = { "id", NULL };
+static const char *const cancel_fields[] = { "id", "signal", NULL };
+
+/* run's fields are checked by proto_decode_run(), with its decoding. */
 static const struct op ops[] = {
-	{ "ping",	op_ping,	OP_WHILE_DRAINING },
-	{ "run",	op_run,		0 },
-	{ "wait",	op_wait,	OP_WHILE_DRAINING },
-	{ "status",	op_status,	OP_WHILE_DRAINING },
-	{ "list",	op_list,	OP_WHILE_DRAINING },
-	{ "cancel",	op_cancel,	OP_WHILE_DRAINING },
+	{ "ping",	op_ping,	OP_WHILE_DRAINING,	no_fields },
+	{ "run",	op_run,		0,			NULL },
+	{ "wait",	op_wait,	OP_WHILE_DRAINING,	id_fields },
+	{ "status",	op_status,	OP_WHILE_DRAINING,	id_fields },
+	{ "list",	op_list,	OP_WHILE_DRAINING,	no_fields },
+	{ "cancel",	op_cancel,	OP_WHILE_DRAINING,	cancel_fields },
 };
 
 static int	draining;
@@ -82,6 +89,11 @@ ops_dispatch(struct conn *c, json_object *req)
 			    "jobd is shutting down"));
 			return;
 		}
+		if (ops[i].fields != NULL &&
+		    proto_check_fields(req, ops[i].fields, &e) == -1) {
+			reply_err(c, tag, &e);
+			return;
+		}
 		ops[i].fn(c, req, tag);
 		return;
 	}
@@ -92,14 +104,8 @@ ops_dispatch(struct conn *c, json_object *req)
 static void
 op_ping(struct conn *c, json_object *req, json_object *tag)
 {
-	static const char *const fields[] = { NULL };
-	struct proto_err	 e;
-	json_object		*resp;
+	json_object	*resp;
 
-	if (proto_check_fields(req, fields, &e) == -1) {
-		reply_err(c, tag, &e);
-		return;
-	}
 	resp = proto_ok(tag);
 	json_object_object_add(resp, "version",
 	    json_object_new_string(JOBD_VERSION));
@@ -139,15 +145,13 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 
 /* Common to the ops that take one job id. */
 static struct job *
-lookup(struct conn *c, json_object *req, json_object *tag,
-    const char *const *fields)
+lookup(struct conn *c, json_object *req, json_object *tag)
 {
 	struct proto_err	 e;
 	struct job		*job;
 	uint64_t		 id;
 
-	if (proto_check_fields(req, fields, &e) == -1 ||
-	    proto_get_id(req, &id, &e) == -1) {
+	if (proto_get_id(req, &id, &e) == -1) {
 		reply_err(c, tag, &e);
 		return (NULL);
 	}
@@ -162,21 +166,19 @@ lookup(struct conn *c, json_object *req, json_object *tag,
 static void
 op_wait(struct conn *c, json_object *req, json_object *tag)
 {
-	static const char *const fields[] = { "id", NULL };
 	struct job	*job;
 
-	if ((job = lookup(c, req, tag, fields)) != NULL)
+	if ((job = lookup(c, req, tag)) != NULL)
 		job_add_waiter(job, c, tag);
 }
 
 static void
 op_status(struct conn *c, json_object *req, json_object *tag)
 {
-	static const char *const fields[] = { "id", NULL };
 	struct job	*job;
 	json_object	*resp;
 
-	if ((job = lookup(c, req, tag, fields)) == NULL)
+	if ((job = lookup(c, req, tag)) == NULL)
 		return;
 	resp = proto_ok(tag);
 	json_object_object_add(resp, "job", job_to_json(job, 1));
@@ -186,14 +188,8 @@ op_status(struct conn *c, json_object *req, json_object *tag)
 static void
 op_list(struct conn *c, json_object *req, json_object *tag)
 {
-	static const char *const fields[] = { NULL };
-	struct proto_err	 e;
-	json_object		*resp;
+	json_object	*resp;
 
-	if (proto_check_fields(req, fields, &e) == -1) {
-		reply_err(c, tag, &e);
-		return;
-	}
 	resp = proto_ok(tag);
 	json_object_object_add(resp, "jobs", job_list_json());
 	reply(c, resp);
@@ -202,13 +198,12 @@ op_list(struct conn *c, json_object *req, json_object *tag)
 static void
 op_cancel(struct conn *c, json_object *req, json_object *tag)
 {
-	static const char *const fields[] = { "id", "signal", NULL };
 	struct proto_err	 e;
 	struct job		*job;
 	json_object		*resp;
 	int			 sig = 0;
 
-	if ((job = lookup(c, req, tag, fields)) == NULL)
+	if ((job = lookup(c, req, tag)) == NULL)
 		return;
 	if (proto_get_signal(req, "signal", &sig, &e) == -1) {
 		reply_err(c, tag, &e);

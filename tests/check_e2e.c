@@ -431,6 +431,13 @@ bad_requests(struct jobd_client *c)
 	    JOBD_E_BAD_REQUEST);
 	expect_ping(c);
 
+	/* Unknown fields are refused by every op, not silently ignored. */
+	expect_error(callf(c, "{\"op\":\"ping\",\"verbose\":true}"),
+	    JOBD_E_BAD_REQUEST);
+	expect_error(callf(c, "{\"op\":\"wait\",\"id\":1,\"timeout\":5}"),
+	    JOBD_E_BAD_REQUEST);
+	expect_ping(c);
+
 	expect_error(callf(c, "{\"op\":\"run\",\"argv\":\"true\"}"),
 	    JOBD_E_BAD_REQUEST);
 	expect_ping(c);
