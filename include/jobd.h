@@ -111,6 +111,7 @@ struct spawn_err {
 	const char	*step;		/* "chdir", "execve", ... */
 	char		 msg[512];
 };
+void		 spawn_init(void);
 pid_t		 spawn_job(const struct spawn_req *, struct spawn_err *);
 
 /* job.c */

@@ -23,7 +23,12 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define CONN_REQS_PER_WAKEUP	64
+/*
+ * A turn serves requests for at most this long (a run costs ~1 ms of spawn),
+ * then yields through a zero timeout, so that due deadlines run in between:
+ * an event_active() would run again in the same pass, before the timers.
+ */
+#define CONN_TURN_NS		500000
 
 struct conn {
 	unsigned long		 id;
@@ -74,7 +79,7 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	c->uid = uid;
 	c->pid = pid;
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	c->more_ev = event_new(base, -1, 0, conn_more_cb, c);
+	c->more_ev = evtimer_new(base, conn_more_cb, c);
 	c->free_ev = event_new(base, -1, 0, conn_free_cb, c);
 	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL)
 		fatalx("%s: out of memory", __func__);
@@ -147,7 +152,7 @@ conn_last_is_cr(struct evbuffer *in, size_t len)
 	return (p != NULL && p[len - 1] == '\r');
 }
 
-/* Serve up to CONN_REQS_PER_WAKEUP lines; schedule the rest. */
+/* Serve lines for up to CONN_TURN_NS; schedule the rest. */
 static void
 conn_process(struct conn *c)
 {
@@ -155,8 +160,10 @@ conn_process(struct conn *c)
 	struct evbuffer_ptr	 eol;
 	size_t			 len, n;
 	char			*line;
+	uint64_t		 until = mono_ns() + CONN_TURN_NS;
 	int			 served = 0;
 	char			 msg[128];
+	struct timeval		 now = { 0, 0 };
 
 	while (!c->dead && !c->closing) {
 		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
@@ -182,8 +189,8 @@ conn_process(struct conn *c)
 			c->discarding = 0;
 			continue;
 		}
-		if (served++ == CONN_REQS_PER_WAKEUP) {
-			event_active(c->more_ev, 0, 0);
+		if (served++ > 0 && mono_ns() >= until) {
+			evtimer_add(c->more_ev, &now);
 			return;
 		}
 		line = (char *)evbuffer_pullup(in, (ssize_t)len + 1);

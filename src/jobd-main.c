@@ -117,6 +117,7 @@ main(int argc, char **argv)
 	server_signals_init();
 	job_init();
 	reap_init();
+	spawn_init();	/* after every change to signal dispositions */
 	if (control_listen(sockarg) == -1)
 		exit(1);
 	log_info("jobd %s listening on %s (pid %ld, containment pgid)",

@@ -41,6 +41,31 @@ struct child_args {
 
 static char	spawn_stack[SPAWN_STACK] __attribute__((aligned(64)));
 
+/*
+ * The signals whose disposition is not the default in jobd: set up by jobd
+ * (SIGPIPE ignored, libevent's handlers) or inherited (a shell that started
+ * jobd in the background ignores SIGINT). spawn_init() finds them once all
+ * of jobd's signal set-up is done (jobd changes none later); the child then
+ * resets just these, instead of making 64 sigaction calls while jobd waits.
+ */
+static int	touched[NSIG];
+static int	ntouched = -1;
+
+void
+spawn_init(void)
+{
+	struct sigaction	sa;
+	int			sig;
+
+	ntouched = 0;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sigaction(sig, NULL, &sa) == -1)
+			continue;	/* KILL, STOP, glibc's own */
+		if (sa.sa_handler != SIG_DFL)
+			touched[ntouched++] = sig;
+	}
+}
+
 static void
 child_fail(struct child_args *a, const char *step, int err)
 {
@@ -71,12 +96,13 @@ child_main(void *arg)
 	struct sigaction	 sa;
 	sigset_t		 none;
 	size_t			 i;
-	int			 sig, eacces = 0;
+	int			 n, eacces = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);	/* KILL, STOP: EINVAL */
+	for (n = 0; n < ntouched; n++)
+		if (sigaction(touched[n], &sa, NULL) == -1)
+			child_fail(a, "sigaction", errno);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 		child_fail(a, "sigprocmask", errno);
@@ -157,6 +183,8 @@ spawn_job(const struct spawn_req *r, struct spawn_err *se)
 	int			 status, saved;
 
 	memset(se, 0, sizeof(*se));
+	if (ntouched == -1)
+		spawn_init();
 	paths = spawn_paths(r);
 	memset(&a, 0, sizeof(a));
 	a.req = r;

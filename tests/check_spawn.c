@@ -172,6 +172,7 @@ START_TEST(test_hygiene)
 	leak = open("/dev/null", O_RDONLY);
 	ck_assert_int_gt(leak, 2);
 	ck_assert_int_eq(dup2(leak, 50), 50);
+	spawn_init();	/* as jobd does once its signals are set up */
 
 	ck_assert_int_eq(run(argv, "/", &r, &se), 0);
 	p = strstr(r.out, "SigBlk:");
