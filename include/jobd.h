@@ -63,7 +63,11 @@ struct run_req {
 	size_t		  stdin_len;
 	size_t		  max_output;
 	int		  wait;
+	int		  events;	/* signal events to the waiter */
 	int		  cancel_on_disconnect;
+	int		  nfds;		/* descriptors the request passes */
+	int		  fd_slot[3];	/* their stdio slots, in order */
+	int		  fd[3];	/* per slot: passed fd, or -1 */
 };
 struct proto_err {
 	const char	*code;
@@ -146,7 +150,10 @@ void		 job_set_flag_killed(struct job *);
 void		 job_set_leftovers(struct job *, int);
 json_object	*job_to_json(struct job *, int full);
 json_object	*job_list_json(void);
-int		 job_add_waiter(struct job *, struct conn *, json_object *tag);
+int		 job_add_waiter(struct job *, struct conn *, json_object *tag,
+		     int events);
+void		 job_signalled(struct job *, int sig, const char *reason);
+int		 job_forward_signal(struct job *, int sig);
 void		 job_conn_gone(struct conn *);
 unsigned int	 job_conn_waits(struct conn *);
 int		 job_cancel(struct job *, int sig);
@@ -165,9 +172,12 @@ struct killer;
 struct killer	*killer_new(struct job *, pid_t pgid);
 void		 killer_free(struct killer *);
 /* Start the sequence: sig + SIGCONT to the group, SIGKILL after grace. */
-void		 killer_start(struct killer *, int sig, double grace);
+void		 killer_start(struct killer *, int sig, double grace,
+		     const char *reason);
 /* SIGKILL the group now. */
-void		 killer_kill_now(struct killer *);
+void		 killer_kill_now(struct killer *, const char *reason);
+/* One signal to the group, as is. */
+void		 killer_send(struct killer *, int sig, const char *reason);
 /* 1 if no process of the group is left. */
 int		 killer_group_empty(struct killer *);
 int		 killer_count_group(pid_t pgid);
@@ -189,6 +199,8 @@ void		 conn_free_all(void);
 void		 conn_waiter_done(struct conn *);
 unsigned int	 conn_count(void);
 uid_t		 conn_uid(struct conn *);
+int		 conn_take_fds(struct conn *, int *, int);
+int		 conn_has_fds(struct conn *);
 
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);

@@ -6,7 +6,13 @@
  * An over-long line is answered with too_large and skipped up to its newline
  * (beanstalkd's bit bucket), so the stream stays in sync and the client can
  * go on.
+ *
+ * Reading is recvmsg() of our own, not the bufferevent's, because a client
+ * may pass descriptors (SCM_RIGHTS) with a request: each one is tied to the
+ * stream offset it arrived at, and so to the line that holds that byte.
+ * Writing stays with the bufferevent.
  */
+#include <sys/socket.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
@@ -29,6 +35,14 @@
  * an event_active() would run again in the same pass, before the timers.
  */
 #define CONN_TURN_NS		500000
+/* Descriptors a connection may have waiting for their line. */
+#define CONN_MAX_FDS		16
+#define CONN_LINE_FDS		3
+
+struct conn_fd {
+	uint64_t	off;		/* stream offset it arrived at */
+	int		fd;
+};
 
 struct conn {
 	unsigned long		 id;
@@ -41,6 +55,15 @@ struct conn {
 	int			 dead;		/* free soon, send nothing */
 	struct event		*more_ev;	/* lines left after the cap */
 	struct event		*free_ev;
+	struct event		*rd_ev;
+	struct evbuffer		*in;		/* received, not yet served */
+	uint64_t		 rx_off;	/* bytes received so far */
+	uint64_t		 line_off;	/* offset of the input's start */
+	struct conn_fd		 fdq[CONN_MAX_FDS];	/* not yet claimed */
+	int			 nfdq;
+	int			 cur[CONN_LINE_FDS];	/* the line's own */
+	int			 ncur;
+	int			 fds_lost;	/* too many were passed */
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -48,7 +71,10 @@ static TAILQ_HEAD(, conn)	conns = TAILQ_HEAD_INITIALIZER(conns);
 static unsigned int		nconns;
 static unsigned long		next_conn_id;
 
-static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_recv_cb(evutil_socket_t, short, void *);
+static void	conn_eof(struct conn *);
+static void	conn_drain(struct conn *, size_t);
+static void	conn_close_fds(int *, int);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_more_cb(evutil_socket_t, short, void *);
@@ -81,14 +107,15 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->more_ev = evtimer_new(base, conn_more_cb, c);
 	c->free_ev = event_new(base, -1, 0, conn_free_cb, c);
-	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL)
+	c->rd_ev = event_new(base, fd, EV_READ | EV_PERSIST, conn_recv_cb, c);
+	c->in = evbuffer_new();
+	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL ||
+	    c->rd_ev == NULL || c->in == NULL)
 		fatalx("%s: out of memory", __func__);
-	/* Stop reading once a whole maximal line (and "\r\n") is buffered. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, cfg.max_line + 2);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    c);
-	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
-		fatalx("%s: bufferevent_enable", __func__);
+	bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb, c);
+	if (bufferevent_enable(c->bev, EV_WRITE) == -1 ||
+	    event_add(c->rd_ev, NULL) == -1)
+		fatalx("%s: enable", __func__);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
 	log_debug("conn %lu: uid %lu pid %ld", c->id, (unsigned long)uid,
@@ -130,6 +157,61 @@ conn_reply_error(struct conn *c, const char *code, const char *msg)
 }
 
 static void
+conn_close_fds(int *fds, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (close(fds[i]) == -1)
+			log_warn("%s: close", __func__);
+}
+
+/*
+ * The descriptors that arrived with the bytes before end (the end of the
+ * line about to be served) are that line's; any beyond CONN_LINE_FDS are
+ * closed and make the request fail.
+ */
+static void
+conn_claim_fds(struct conn *c, uint64_t end)
+{
+	int	i, j = 0;
+
+	c->ncur = 0;
+	for (i = 0; i < c->nfdq; i++) {
+		if (c->fdq[i].off >= end) {
+			c->fdq[j++] = c->fdq[i];
+			continue;
+		}
+		if (c->ncur < CONN_LINE_FDS)
+			c->cur[c->ncur++] = c->fdq[i].fd;
+		else {
+			conn_close_fds(&c->fdq[i].fd, 1);
+			c->fds_lost = 1;
+		}
+	}
+	c->nfdq = j;
+}
+
+/* Take the descriptors passed with the request being served. */
+int
+conn_take_fds(struct conn *c, int *fds, int max)
+{
+	int	n = c->ncur;
+
+	if (n > max || c->fds_lost)
+		return (-1);
+	memcpy(fds, c->cur, sizeof(int) * (size_t)n);
+	c->ncur = 0;
+	return (n);
+}
+
+int
+conn_has_fds(struct conn *c)
+{
+	return (c->ncur > 0 || c->fds_lost);
+}
+
+static void
 conn_line(struct conn *c, const char *line, size_t len)
 {
 	struct proto_err	 e;
@@ -141,6 +223,14 @@ conn_line(struct conn *c, const char *line, size_t len)
 	}
 	ops_dispatch(c, req);
 	json_object_put(req);
+}
+
+/* Input consumed: the stream offset moves on with it. */
+static void
+conn_drain(struct conn *c, size_t n)
+{
+	evbuffer_drain(c->in, n);
+	c->line_off += n;
 }
 
 /* A line of max_line bytes may still be waiting for the "\n" of "\r\n". */
@@ -156,11 +246,11 @@ conn_last_is_cr(struct evbuffer *in, size_t len)
 static void
 conn_process(struct conn *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = c->in;
 	struct evbuffer_ptr	 eol;
+	uint64_t		 until = mono_ns() + CONN_TURN_NS;
 	size_t			 len, n;
 	char			*line;
-	uint64_t		 until = mono_ns() + CONN_TURN_NS;
 	int			 served = 0;
 	char			 msg[128];
 	struct timeval		 now = { 0, 0 };
@@ -170,7 +260,7 @@ conn_process(struct conn *c)
 		if (eol.pos == -1) {
 			len = evbuffer_get_length(in);
 			if (c->discarding)
-				evbuffer_drain(in, len);
+				conn_drain(c, len);
 			else if (len > cfg.max_line + 1 || (len == cfg.max_line +
 			    1 && !conn_last_is_cr(in, len))) {
 				snprintf(msg, sizeof(msg), "request line "
@@ -178,14 +268,14 @@ conn_process(struct conn *c)
 				conn_reply_error(c, JOBD_E_TOO_LARGE, msg);
 				log_info("conn %lu: over-long request line "
 				    "skipped", c->id);
-				evbuffer_drain(in, len);
+				conn_drain(c, len);
 				c->discarding = 1;
 			}
-			return;
+			break;
 		}
 		len = (size_t)eol.pos;
 		if (c->discarding) {
-			evbuffer_drain(in, len + 1);
+			conn_drain(c, len + 1);
 			c->discarding = 0;
 			continue;
 		}
@@ -197,20 +287,94 @@ conn_process(struct conn *c)
 		if (line == NULL)
 			fatalx("%s: evbuffer_pullup", __func__);
 		n = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+		conn_claim_fds(c, c->line_off + len + 1);
 		if (n > cfg.max_line) {
 			snprintf(msg, sizeof(msg), "request line longer than "
 			    "%zu bytes", cfg.max_line);
 			conn_reply_error(c, JOBD_E_TOO_LARGE, msg);
 		} else
 			conn_line(c, line, n);
-		evbuffer_drain(in, len + 1);
+		/* Descriptors the request did not take are not kept. */
+		conn_close_fds(c->cur, c->ncur);
+		c->ncur = 0;
+		c->fds_lost = 0;
+		conn_drain(c, len + 1);
 	}
+	/* Room again for a whole line: read on. */
+	if (!c->dead && !c->closing && !c->halfclosed &&
+	    evbuffer_get_length(in) < cfg.max_line + 2)
+		event_add(c->rd_ev, NULL);
 }
 
+/*
+ * Read what the client sent, with the descriptors it passed. Reading stops
+ * while a whole maximal line (and its "\r\n") is buffered, unserved.
+ */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	conn_process(arg);
+	struct conn	*c = arg;
+	struct evbuffer	*in = c->in;
+	char		 buf[65536];
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * CONN_MAX_FDS)];
+	} cmsgbuf;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	size_t		 have = evbuffer_get_length(in), room;
+	ssize_t		 n;
+	int		 fds[CONN_MAX_FDS], nfds, i;
+
+	if (have >= cfg.max_line + 2) {
+		event_del(c->rd_ev);
+		return;
+	}
+	room = cfg.max_line + 2 - have;
+	iov.iov_base = buf;
+	iov.iov_len = room < sizeof(buf) ? room : sizeof(buf);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		if (errno != ECONNRESET)
+			log_warn("conn %lu: recvmsg", c->id);
+		conn_schedule_free(c);
+		return;
+	}
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		if (nfds > CONN_MAX_FDS)
+			nfds = CONN_MAX_FDS;
+		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
+		for (i = 0; i < nfds; i++) {
+			if (c->nfdq == CONN_MAX_FDS) {
+				conn_close_fds(&fds[i], 1);
+				continue;
+			}
+			c->fdq[c->nfdq].off = c->rx_off;
+			c->fdq[c->nfdq++].fd = fds[i];
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		log_warnx("conn %lu: too many descriptors passed at once",
+		    c->id);
+	if (n == 0) {
+		conn_eof(c);
+		return;
+	}
+	if (evbuffer_add(in, buf, (size_t)n) == -1)
+		fatalx("%s: evbuffer_add", __func__);
+	c->rx_off += (uint64_t)n;
+	conn_process(c);
 }
 
 static void
@@ -233,38 +397,36 @@ conn_write_cb(struct bufferevent *bev, void *arg)
  * asked to cancel on disconnect are cancelled; other jobs go on. Replies
  * already queued are still flushed, within a bound.
  */
+/* Writing failed or timed out: the client is gone. */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
-	struct timeval	 tv = { 5, 0 };
 
-	if (what & BEV_EVENT_EOF) {
-		conn_process(c);
-		if (!conn_peer_gone(c) && job_conn_waits(c) > 0) {
-			/* shutdown(SHUT_WR), as nc and socat do: still answer. */
-			log_debug("conn %lu: half-closed by peer", c->id);
-			c->halfclosed = 1;
-			bufferevent_disable(bev, EV_READ);
-			return;
-		}
-		log_debug("conn %lu: closed by peer", c->id);
-	} else if (what & BEV_EVENT_ERROR) {
-		if (errno != ECONNRESET && errno != EPIPE)
-			log_warn("conn %lu", c->id);
-		conn_schedule_free(c);
-		return;
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		conn_schedule_free(c);
+	if ((what & BEV_EVENT_ERROR) && errno != ECONNRESET && errno != EPIPE)
+		log_warn("conn %lu", c->id);
+	conn_schedule_free(c);
+}
+
+static void
+conn_eof(struct conn *c)
+{
+	struct timeval	tv = { 5, 0 };
+
+	event_del(c->rd_ev);
+	if (!conn_peer_gone(c) && job_conn_waits(c) > 0) {
+		/* shutdown(SHUT_WR), as nc and socat do: still answer. */
+		log_debug("conn %lu: half-closed by peer", c->id);
+		c->halfclosed = 1;
 		return;
 	}
+	log_debug("conn %lu: closed by peer", c->id);
 	job_conn_gone(c);
 	c->closing = 1;
-	bufferevent_disable(bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_schedule_free(c);
 	else
-		bufferevent_set_timeouts(bev, NULL, &tv);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 
 /* A full close shows as POLLHUP; a half-close only as POLLRDHUP. */
@@ -299,6 +461,7 @@ conn_schedule_free(struct conn *c)
 		return;
 	c->dead = 1;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->rd_ev);
 	event_active(c->free_ev, 0, 0);
 }
 
@@ -313,6 +476,11 @@ conn_free_cb(evutil_socket_t fd, short ev, void *arg)
 	bufferevent_free(c->bev);
 	event_free(c->more_ev);
 	event_free(c->free_ev);
+	event_free(c->rd_ev);
+	evbuffer_free(c->in);
+	while (c->nfdq > 0)
+		conn_close_fds(&c->fdq[--c->nfdq].fd, 1);
+	conn_close_fds(c->cur, c->ncur);
 	log_debug("conn %lu: freed", c->id);
 	free(c);
 }
@@ -338,7 +506,7 @@ conn_close_all(void)
 		if (c->dead)
 			continue;
 		c->closing = 1;
-		bufferevent_disable(c->bev, EV_READ);
+		event_del(c->rd_ev);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 			conn_schedule_free(c);
 		else

@@ -26,6 +26,7 @@
 struct waiter {
 	struct conn		*conn;
 	json_object		*tag;
+	int			 events;	/* wants signal events */
 	TAILQ_ENTRY(waiter)	 entry;
 };
 
@@ -52,7 +53,7 @@ struct job {
 
 	struct killer		*killer;
 	struct event		*deadline_ev;
-	struct output		*out[2];
+	struct output		*out[2];	/* NULL: passed, not captured */
 	struct event		*out_ev[2];
 	int			 in_fd;
 	struct event		*in_ev;
@@ -213,14 +214,23 @@ job_find_pid(pid_t pid)
 	return (RB_FIND(job_pids, &pids, &key));
 }
 
-/* Pipes: the child's ends are inherited, so only ours get O_NONBLOCK. */
+/*
+ * The child's stdio: descriptors the client passed go as they are; else
+ * pipes, of which only our ends get O_NONBLOCK (the child's are inherited).
+ */
 static int
 job_pipes(struct job *job, struct run_req *r, int child[3])
 {
 	int	p[2], i;
 
 	child[0] = child[1] = child[2] = -1;
-	if (job->in_data != NULL) {
+	for (i = 0; i < 3; i++) {
+		child[i] = r->fd[i];
+		r->fd[i] = -1;
+	}
+	if (child[0] != -1)
+		;	/* passed */
+	else if (job->in_data != NULL) {
 		if (pipe2(p, O_CLOEXEC) == -1)
 			return (-1);
 		child[0] = p[0];
@@ -230,6 +240,8 @@ job_pipes(struct job *job, struct run_req *r, int child[3])
 	} else
 		child[0] = devnull_fd;
 	for (i = 0; i < 2; i++) {
+		if (child[i + 1] != -1)
+			continue;	/* passed */
 		if (pipe2(p, O_CLOEXEC) == -1)
 			return (-1);
 		child[i + 1] = p[1];
@@ -267,6 +279,8 @@ job_arm(struct job *job)
 	int		i;
 
 	for (i = 0; i < 2; i++) {
+		if (job->out[i] == NULL)
+			continue;
 		job->out_ev[i] = event_new(base, output_fd(job->out[i]),
 		    EV_READ | EV_PERSIST, job_output_cb, job);
 		if (job->out_ev[i] == NULL || event_add(job->out_ev[i],
@@ -442,9 +456,16 @@ job_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 job_begin_kill(struct job *job, int sig, enum kill_reason why)
 {
+	static const char *reasons[] = {
+		[KILL_DEADLINE] = "deadline",
+		[KILL_CANCEL] = "cancel",
+		[KILL_LEFTOVERS] = "leftovers",
+		[KILL_SHUTDOWN] = "shutdown",
+	};
+
 	if (job->state == JOB_RUNNING)
 		job_set_state(job, JOB_TERMINATING);
-	killer_start(job->killer, sig, job->kill_after);
+	killer_start(job->killer, sig, job->kill_after, reasons[why]);
 	if (job->leader_done)
 		killer_watch(job->killer);
 }
@@ -480,7 +501,7 @@ job_kill_all_now(void)
 
 	TAILQ_FOREACH(job, &live_jobs, entry)
 		if (job->killer != NULL)
-			killer_kill_now(job->killer);
+			killer_kill_now(job->killer, "shutdown");
 }
 
 /* The leader is gone; reap_drain() then calls job_check_groups(). */
@@ -517,6 +538,8 @@ job_check_groups(void)
 		job->leftovers_checked = 1;
 		if (job->state == JOB_RUNNING) {
 			job->leftovers = killer_count_group(job->pid);
+			if (job->leftovers < 0)
+				job->leftovers = 0;
 			log_info("job %llu: leader exited, %d processes left "
 			    "in its group", (unsigned long long)job->id,
 			    job->leftovers);
@@ -609,8 +632,41 @@ job_finish(struct job *job)
 	jobd_maybe_exit();
 }
 
+/* The killer sent sig: tell the waiters that asked for events. */
+void
+job_signalled(struct job *job, int sig, const char *reason)
+{
+	struct waiter	*w;
+	json_object	*ev;
+
+	TAILQ_FOREACH(w, &job->waiters, entry) {
+		if (!w->events)
+			continue;
+		ev = proto_ok(w->tag);
+		json_object_object_add(ev, "event",
+		    json_object_new_string("signal"));
+		json_object_object_add(ev, "id",
+		    json_object_new_int64((int64_t)job->id));
+		json_object_object_add(ev, "signal", json_object_new_int(sig));
+		json_object_object_add(ev, "reason",
+		    json_object_new_string(reason));
+		conn_send(w->conn, ev);
+		json_object_put(ev);
+	}
+}
+
+/* The signal op: one signal to the job's group, no kill sequence. */
 int
-job_add_waiter(struct job *job, struct conn *c, json_object *tag)
+job_forward_signal(struct job *job, int sig)
+{
+	if (job_done(job) || job->killer == NULL)
+		return (-1);
+	killer_send(job->killer, sig, "forward");
+	return (0);
+}
+
+int
+job_add_waiter(struct job *job, struct conn *c, json_object *tag, int events)
 {
 	struct waiter	*w;
 	json_object	*resp;
@@ -625,6 +681,7 @@ job_add_waiter(struct job *job, struct conn *c, json_object *tag)
 	w = xcalloc(1, sizeof(*w));
 	w->conn = c;
 	w->tag = tag != NULL ? json_object_get(tag) : NULL;
+	w->events = events;
 	TAILQ_INSERT_TAIL(&job->waiters, w, entry);
 	return (0);
 }
@@ -723,9 +780,17 @@ job_add_result(struct job *job, json_object *o)
 	json_object_object_add(o, "max_rss_kb",
 	    json_object_new_int64(job->ru.ru_maxrss));
 	for (i = 0; i < 2; i++) {
-		data = job->out[i] != NULL ? output_data(job->out[i], &len) :
-		    (len = 0, "");
-		proto_add_output(o, names[i], data, len);
+		if (job->out[i] == NULL && job->state != JOB_FAILED) {
+			json_object_object_add(o, names[i],
+			    json_object_new_string(""));
+			snprintf(key, sizeof(key), "%s_encoding", names[i]);
+			json_object_object_add(o, key,
+			    json_object_new_string("passed"));
+		} else {
+			data = job->out[i] != NULL ?
+			    output_data(job->out[i], &len) : (len = 0, "");
+			proto_add_output(o, names[i], data, len);
+		}
 		snprintf(key, sizeof(key), "%s_dropped", names[i]);
 		json_object_object_add(o, key, json_object_new_int64(
 		    job->out[i] != NULL ?

@@ -78,36 +78,43 @@ killer_active(struct killer *k)
 }
 
 void
-killer_start(struct killer *k, int sig, double grace)
+killer_send(struct killer *k, int sig, const char *reason)
+{
+	signal_group(k->pgid, sig);
+	if (sig == SIGKILL)
+		job_set_flag_killed(k->job);
+	job_signalled(k->job, sig, reason);
+}
+
+void
+killer_start(struct killer *k, int sig, double grace, const char *reason)
 {
 	struct timeval	tv;
 
 	if (k->started)
 		return;
 	k->started = 1;
-	log_debug("job %llu: signal %d to group %ld, SIGKILL in %gs",
-	    (unsigned long long)job_id(k->job), sig, (long)k->pgid, grace);
-	signal_group(k->pgid, sig);
-	if (sig != SIGKILL && sig != SIGCONT)
-		signal_group(k->pgid, SIGCONT);
-	if (sig == SIGKILL) {
-		job_set_flag_killed(k->job);
+	log_debug("job %llu: signal %d to group %ld (%s), SIGKILL in %gs",
+	    (unsigned long long)job_id(k->job), sig, (long)k->pgid, reason,
+	    grace);
+	killer_send(k, sig, reason);
+	if (sig == SIGKILL)
 		return;
-	}
+	if (sig != SIGCONT)
+		signal_group(k->pgid, SIGCONT);
 	tv = tv_from_secs(grace);
 	if (evtimer_add(k->grace_ev, &tv) == -1)
 		fatalx("%s: evtimer_add", __func__);
 }
 
 void
-killer_kill_now(struct killer *k)
+killer_kill_now(struct killer *k, const char *reason)
 {
 	k->started = 1;
 	evtimer_del(k->grace_ev);
 	if (killer_group_empty(k))
 		return;
-	job_set_flag_killed(k->job);
-	signal_group(k->pgid, SIGKILL);
+	killer_send(k, SIGKILL, reason);
 }
 
 static void
@@ -119,7 +126,7 @@ killer_grace_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	log_info("job %llu: grace period over, sending SIGKILL to group %ld",
 	    (unsigned long long)job_id(k->job), (long)k->pgid);
-	killer_kill_now(k);
+	killer_kill_now(k, "grace");
 }
 
 int
@@ -178,7 +185,8 @@ killer_watch_cb(evutil_socket_t fd, short ev, void *arg)
 	killer_arm_watch(k);
 }
 
-/* Live (non-zombie) processes whose process group is pgid, from /proc. */
+/* Live (non-zombie) processes whose process group is pgid, from /proc; -1
+ * if /proc cannot be read. */
 int
 killer_count_group(pid_t pgid)
 {
@@ -191,7 +199,7 @@ killer_count_group(pid_t pgid)
 
 	if ((d = opendir("/proc")) == NULL) {
 		log_warn("%s: opendir /proc", __func__);
-		return (0);
+		return (-1);	/* unknown: not "none" */
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (!isdigit((unsigned char)de->d_name[0]))

@@ -26,6 +26,7 @@ static void	op_wait(struct conn *, json_object *, json_object *);
 static void	op_status(struct conn *, json_object *, json_object *);
 static void	op_list(struct conn *, json_object *, json_object *);
 static void	op_cancel(struct conn *, json_object *, json_object *);
+static void	op_signal(struct conn *, json_object *, json_object *);
 
 static const char *const no_fields[] = { NULL };
 static const char *const id_fields[] = { "id", NULL };
@@ -39,6 +40,7 @@ static const struct op ops[] = {
 	{ "status",	op_status,	OP_WHILE_DRAINING,	id_fields },
 	{ "list",	op_list,	OP_WHILE_DRAINING,	no_fields },
 	{ "cancel",	op_cancel,	OP_WHILE_DRAINING,	cancel_fields },
+	{ "signal",	op_signal,	OP_WHILE_DRAINING,	cancel_fields },
 };
 
 static int	draining;
@@ -94,6 +96,13 @@ ops_dispatch(struct conn *c, json_object *req)
 			reply_err(c, tag, &e);
 			return;
 		}
+		/* Only run takes descriptors. */
+		if (ops[i].fn != op_run && conn_has_fds(c)) {
+			reply(c, proto_error(tag, JOBD_E_BAD_REQUEST,
+			    "descriptors were passed with a request that takes "
+			    "none"));
+			return;
+		}
 		ops[i].fn(c, req, tag);
 		return;
 	}
@@ -124,11 +133,26 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 	struct run_req		 r;
 	struct job		*job;
 	json_object		*resp;
+	int			 fds[3], n, i;
 
 	if (proto_decode_run(req, &r, &e) == -1) {
 		reply_err(c, tag, &e);
 		return;
 	}
+	if ((n = conn_take_fds(c, fds, 3)) != r.nfds) {
+		if (n > 0)
+			for (i = 0; i < n; i++)
+				close(fds[i]);
+		snprintf(e.msg, sizeof(e.msg), "run: \"fds\" names %d "
+		    "descriptors but %s passed with the request", r.nfds,
+		    n == -1 ? "more than 3 were" : n == 1 ? "1 was" :
+		    n == 0 ? "none was" : "2 were");
+		proto_free_run(&r);
+		reply(c, proto_error(tag, JOBD_E_BAD_REQUEST, e.msg));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		r.fd[r.fd_slot[i]] = fds[i];
 	job = job_start(&r, c);
 	resp = proto_ok(tag);
 	json_object_object_add(resp, "id",
@@ -139,7 +163,7 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 	    json_object_new_int(job_pid(job)) : NULL);
 	reply(c, resp);
 	if (r.wait)
-		job_add_waiter(job, c, tag);
+		job_add_waiter(job, c, tag, r.events);
 	proto_free_run(&r);
 }
 
@@ -169,7 +193,7 @@ op_wait(struct conn *c, json_object *req, json_object *tag)
 	struct job	*job;
 
 	if ((job = lookup(c, req, tag)) != NULL)
-		job_add_waiter(job, c, tag);
+		job_add_waiter(job, c, tag, 0);
 }
 
 static void
@@ -222,5 +246,38 @@ op_cancel(struct conn *c, json_object *req, json_object *tag)
 	    json_object_new_int64((int64_t)job_id(job)));
 	json_object_object_add(resp, "state",
 	    json_object_new_string(job_state_name(job_state(job))));
+	reply(c, resp);
+}
+
+static void
+op_signal(struct conn *c, json_object *req, json_object *tag)
+{
+	struct proto_err	 e;
+	struct job		*job;
+	json_object		*resp, *v;
+	int			 sig = 0;
+
+	if ((job = lookup(c, req, tag)) == NULL)
+		return;
+	if (!json_object_object_get_ex(req, "signal", &v)) {
+		reply(c, proto_error(tag, JOBD_E_BAD_REQUEST,
+		    "signal: missing \"signal\""));
+		return;
+	}
+	if (proto_get_signal(req, "signal", &sig, &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	if (job_forward_signal(job, sig) == -1) {
+		snprintf(e.msg, sizeof(e.msg), "job %llu has already ended",
+		    (unsigned long long)job_id(job));
+		reply(c, proto_error(tag, JOBD_E_NOT_RUNNING, e.msg));
+		return;
+	}
+	log_debug("job %llu: signal %d forwarded for uid %lu",
+	    (unsigned long long)job_id(job), sig, (unsigned long)conn_uid(c));
+	resp = proto_ok(tag);
+	json_object_object_add(resp, "id",
+	    json_object_new_int64((int64_t)job_id(job)));
 	reply(c, resp);
 }

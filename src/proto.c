@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base64.h"
 #include "jobd.h"
@@ -354,15 +355,50 @@ decode_output_fields(json_object *req, struct run_req *r, struct proto_err *e)
 	return (0);
 }
 
+/* "fds": which stdio slots the descriptors passed with the line are for. */
+static int
+decode_fds(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	static const char *const slots[] = { "stdin", "stdout", "stderr" };
+	json_object	*v, *s;
+	size_t		 i, n;
+	int		 k, seen = 0;
+
+	if (!json_object_object_get_ex(req, "fds", &v))
+		return (0);
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) > 3)
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"fds\" must be an "
+		    "array of \"stdin\", \"stdout\", \"stderr\""));
+	for (i = 0; i < n; i++) {
+		s = json_object_array_get_idx(v, i);
+		for (k = 0; k < 3; k++)
+			if (json_object_is_type(s, json_type_string) &&
+			    strcmp(json_object_get_string(s), slots[k]) == 0)
+				break;
+		if (k == 3 || (seen & (1 << k)))
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"fds\" must "
+			    "name distinct slots of \"stdin\", \"stdout\", "
+			    "\"stderr\""));
+		seen |= 1 << k;
+		r->fd_slot[r->nfds++] = k;
+	}
+	if ((seen & 1) && r->stdin_data != NULL)
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"stdin\" is both "
+		    "passed in \"fds\" and given as a string"));
+	return (0);
+}
+
 int
 proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 {
 	static const char *const fields[] = { "argv", "env", "cwd", "timeout",
 	    "kill_after", "signal", "stdin", "max_output", "wait",
-	    "on_disconnect", NULL };
+	    "on_disconnect", "fds", "events", NULL };
 	json_object	*v;
 
 	memset(r, 0, sizeof(*r));
+	r->fd[0] = r->fd[1] = r->fd[2] = -1;
 	r->kill_after = -1;
 	r->sig = 15;
 	r->max_output = cfg.max_output;
@@ -373,7 +409,9 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	    get_duration(req, "kill_after", &r->kill_after, e) == -1 ||
 	    proto_get_signal(req, "signal", &r->sig, e) == -1 ||
 	    get_bool(req, "wait", &r->wait, e) == -1 ||
-	    decode_output_fields(req, r, e) == -1)
+	    get_bool(req, "events", &r->events, e) == -1 ||
+	    decode_output_fields(req, r, e) == -1 ||
+	    decode_fds(req, r, e) == -1)
 		goto fail;
 	if (json_object_object_get_ex(req, "cwd", &v)) {
 		if (get_cstring(v, "run: \"cwd\"", &r->cwd, e) == -1)
@@ -406,11 +444,17 @@ free_vec(char **v)
 void
 proto_free_run(struct run_req *r)
 {
+	int	i;
+
 	free_vec(r->argv);
 	free_vec(r->envp);
 	free(r->cwd);
 	free(r->stdin_data);
+	for (i = 0; i < 3; i++)
+		if (r->fd[i] != -1)
+			close(r->fd[i]);
 	memset(r, 0, sizeof(*r));
+	r->fd[0] = r->fd[1] = r->fd[2] = -1;
 }
 
 json_object *

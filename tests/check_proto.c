@@ -147,6 +147,18 @@ START_TEST(test_run_full)
 	ck_assert_uint_eq(r.max_output, 10);
 	ck_assert_int_eq(r.wait, 1);
 	ck_assert_int_eq(r.cancel_on_disconnect, 1);
+	ck_assert_int_eq(r.nfds, 0);
+	ck_assert_int_eq(r.events, 0);
+	proto_free_run(&r);
+
+	/* Passed descriptors: their slots, in the order given. */
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"cat\"],"
+	    "\"fds\":[\"stderr\",\"stdin\"],\"events\":true}", &r, &e), 0);
+	ck_assert_int_eq(r.nfds, 2);
+	ck_assert_int_eq(r.fd_slot[0], 2);
+	ck_assert_int_eq(r.fd_slot[1], 0);
+	ck_assert_int_eq(r.fd[0], -1);
+	ck_assert_int_eq(r.events, 1);
 	proto_free_run(&r);
 }
 END_TEST
@@ -215,6 +227,16 @@ static const struct bad_run bad_runs[] = {
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"on_disconnect\":\"kill\"}",
 	  "on_disconnect" },
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"tiemout\":5}", "tiemout" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":\"stdout\"}", "fds" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":[\"stdout\",\"stdout\"]}",
+	  "fds" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":[\"stdlog\"]}", "fds" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":[1]}", "fds" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":[\"stdin\",\"stdout\","
+	  "\"stderr\",\"stdin\"]}", "fds" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":[\"stdin\"],"
+	  "\"stdin\":\"x\"}", "stdin" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"events\":\"yes\"}", "events" },
 };
 
 START_TEST(test_run_bad)
