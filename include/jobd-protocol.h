@@ -19,6 +19,7 @@
 #define JOBD_E_DRAINING		"draining"
 #define JOBD_E_FORBIDDEN	"forbidden"
 #define JOBD_E_INTERNAL		"internal"
+#define JOBD_E_LIMIT		"limit"
 
 /* Default bound of one request line, without its newline. */
 #define JOBD_MAX_LINE_DEFAULT	(1024 * 1024)

@@ -155,7 +155,6 @@ int		 job_add_waiter(struct job *, struct conn *, json_object *tag,
 void		 job_signalled(struct job *, int sig, const char *reason);
 int		 job_forward_signal(struct job *, int sig);
 void		 job_conn_gone(struct conn *);
-unsigned int	 job_conn_waits(struct conn *);
 int		 job_cancel(struct job *, int sig);
 void		 job_cancel_all(void);
 void		 job_kill_all_now(void);
@@ -196,7 +195,9 @@ void		 conn_accept(int fd, uid_t, pid_t);
 void		 conn_send(struct conn *, json_object *);
 void		 conn_close_all(void);
 void		 conn_free_all(void);
+int		 conn_wait_add(struct conn *);
 void		 conn_waiter_done(struct conn *);
+int		 conn_dead(struct conn *);
 unsigned int	 conn_count(void);
 uid_t		 conn_uid(struct conn *);
 int		 conn_take_fds(struct conn *, int *, int);

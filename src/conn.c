@@ -38,6 +38,8 @@
 /* Descriptors a connection may have waiting for their line. */
 #define CONN_MAX_FDS		16
 #define CONN_LINE_FDS		3
+/* Waits a connection may have outstanding. */
+#define CONN_MAX_WAITS		1024
 
 struct conn_fd {
 	uint64_t	off;		/* stream offset it arrived at */
@@ -50,7 +52,10 @@ struct conn {
 	uid_t			 uid;
 	pid_t			 pid;
 	int			 discarding;	/* skipping an over-long line */
-	int			 halfclosed;	/* peer sent EOF, still reads */
+	int			 eof;		/* peer sent EOF */
+	int			 halfclosed;	/* ... but still reads replies */
+	unsigned int		 nwaits;	/* results it waits for */
+	struct event		*hup_ev;	/* watches a half-closed peer */
 	int			 closing;	/* flush, then free */
 	int			 dead;		/* free soon, send nothing */
 	struct event		*more_ev;	/* lines left after the cap */
@@ -73,6 +78,8 @@ static unsigned long		next_conn_id;
 
 static void	conn_recv_cb(evutil_socket_t, short, void *);
 static void	conn_eof(struct conn *);
+static void	conn_hup_cb(evutil_socket_t, short, void *);
+static void	conn_drop_fds_before(struct conn *, uint64_t);
 static void	conn_drain(struct conn *, size_t);
 static void	conn_close_fds(int *, int);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -109,8 +116,9 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	c->free_ev = event_new(base, -1, 0, conn_free_cb, c);
 	c->rd_ev = event_new(base, fd, EV_READ | EV_PERSIST, conn_recv_cb, c);
 	c->in = evbuffer_new();
+	c->hup_ev = event_new(base, -1, EV_PERSIST, conn_hup_cb, c);
 	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL ||
-	    c->rd_ev == NULL || c->in == NULL)
+	    c->rd_ev == NULL || c->in == NULL || c->hup_ev == NULL)
 		fatalx("%s: out of memory", __func__);
 	bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb, c);
 	if (bufferevent_enable(c->bev, EV_WRITE) == -1 ||
@@ -225,6 +233,21 @@ conn_line(struct conn *c, const char *line, size_t len)
 	json_object_put(req);
 }
 
+/* Descriptors that came with bytes skipped unserved are not kept either. */
+static void
+conn_drop_fds_before(struct conn *c, uint64_t off)
+{
+	int	i, j = 0;
+
+	for (i = 0; i < c->nfdq; i++) {
+		if (c->fdq[i].off < off)
+			conn_close_fds(&c->fdq[i].fd, 1);
+		else
+			c->fdq[j++] = c->fdq[i];
+	}
+	c->nfdq = j;
+}
+
 /* Input consumed: the stream offset moves on with it. */
 static void
 conn_drain(struct conn *c, size_t n)
@@ -259,9 +282,10 @@ conn_process(struct conn *c)
 		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			len = evbuffer_get_length(in);
-			if (c->discarding)
+			if (c->discarding) {
 				conn_drain(c, len);
-			else if (len > cfg.max_line + 1 || (len == cfg.max_line +
+				conn_drop_fds_before(c, c->line_off);
+			} else if (len > cfg.max_line + 1 || (len == cfg.max_line +
 			    1 && !conn_last_is_cr(in, len))) {
 				snprintf(msg, sizeof(msg), "request line "
 				    "longer than %zu bytes", cfg.max_line);
@@ -269,6 +293,7 @@ conn_process(struct conn *c)
 				log_info("conn %lu: over-long request line "
 				    "skipped", c->id);
 				conn_drain(c, len);
+				conn_drop_fds_before(c, c->line_off);
 				c->discarding = 1;
 			}
 			break;
@@ -276,6 +301,7 @@ conn_process(struct conn *c)
 		len = (size_t)eol.pos;
 		if (c->discarding) {
 			conn_drain(c, len + 1);
+			conn_drop_fds_before(c, c->line_off);
 			c->discarding = 0;
 			continue;
 		}
@@ -300,10 +326,13 @@ conn_process(struct conn *c)
 		c->fds_lost = 0;
 		conn_drain(c, len + 1);
 	}
-	/* Room again for a whole line: read on. */
-	if (!c->dead && !c->closing && !c->halfclosed &&
-	    evbuffer_get_length(in) < cfg.max_line + 2)
-		event_add(c->rd_ev, NULL);
+	if (c->dead || c->closing || c->halfclosed)
+		return;
+	/* Every complete line is served: now an EOF can be acted on. */
+	if (c->eof)
+		conn_eof(c);
+	else if (evbuffer_get_length(in) < cfg.max_line + 2)
+		event_add(c->rd_ev, NULL);	/* room again: read on */
 }
 
 /*
@@ -351,6 +380,15 @@ conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
+		if (n <= 0) {
+			/* Nothing to tie them to. */
+			nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (nfds > CONN_MAX_FDS)
+				nfds = CONN_MAX_FDS;
+			memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
+			conn_close_fds(fds, nfds);
+			continue;
+		}
 		nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 		if (nfds > CONN_MAX_FDS)
 			nfds = CONN_MAX_FDS;
@@ -360,7 +398,12 @@ conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 				conn_close_fds(&fds[i], 1);
 				continue;
 			}
-			c->fdq[c->nfdq].off = c->rx_off;
+			/*
+			 * A read ends inside the message that carried the
+			 * descriptors (earlier messages may come first in
+			 * it), so they belong with its last byte.
+			 */
+			c->fdq[c->nfdq].off = c->rx_off + (uint64_t)n - 1;
 			c->fdq[c->nfdq++].fd = fds[i];
 		}
 	}
@@ -368,7 +411,9 @@ conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 		log_warnx("conn %lu: too many descriptors passed at once",
 		    c->id);
 	if (n == 0) {
-		conn_eof(c);
+		c->eof = 1;
+		event_del(c->rd_ev);
+		conn_process(c);
 		return;
 	}
 	if (evbuffer_add(in, buf, (size_t)n) == -1)
@@ -408,16 +453,21 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_schedule_free(c);
 }
 
+/*
+ * The peer sent EOF and every request it sent before has been served. If it
+ * only shut its writing side (as nc and socat do) and waits for results, it
+ * gets them; a full close is noticed by polling for the hang-up.
+ */
 static void
 conn_eof(struct conn *c)
 {
-	struct timeval	tv = { 5, 0 };
+	struct timeval	tv = { 5, 0 }, poll_tv = { 1, 0 };
 
-	event_del(c->rd_ev);
-	if (!conn_peer_gone(c) && job_conn_waits(c) > 0) {
-		/* shutdown(SHUT_WR), as nc and socat do: still answer. */
+	if (!conn_peer_gone(c) && c->nwaits > 0) {
 		log_debug("conn %lu: half-closed by peer", c->id);
 		c->halfclosed = 1;
+		if (event_add(c->hup_ev, &poll_tv) == -1)
+			fatalx("%s: event_add", __func__);
 		return;
 	}
 	log_debug("conn %lu: closed by peer", c->id);
@@ -443,15 +493,51 @@ conn_peer_gone(struct conn *c)
 	return ((pfd.revents & (POLLHUP | POLLERR)) != 0);
 }
 
+/* A half-closed peer that hangs up for good: it is gone. */
+static void
+conn_hup_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (!conn_peer_gone(c))
+		return;
+	log_debug("conn %lu: closed by peer after half-close", c->id);
+	job_conn_gone(c);
+	conn_schedule_free(c);
+}
+
+/* A job takes a wait of c's; bounded, so a client cannot pile them up. */
+int
+conn_wait_add(struct conn *c)
+{
+	if (c->nwaits >= CONN_MAX_WAITS)
+		return (-1);
+	c->nwaits++;
+	return (0);
+}
+
 /* A job answered a wait of c: a half-closed c goes once none is left. */
 void
 conn_waiter_done(struct conn *c)
 {
-	if (!c->halfclosed || c->dead || job_conn_waits(c) > 0)
+	struct timeval	tv = { 5, 0 };
+
+	if (c->nwaits > 0)
+		c->nwaits--;
+	if (!c->halfclosed || c->dead || c->closing || c->nwaits > 0)
 		return;
+	event_del(c->hup_ev);
 	c->closing = 1;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_schedule_free(c);
+	else
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+}
+
+int
+conn_dead(struct conn *c)
+{
+	return (c->dead);
 }
 
 static void
@@ -462,6 +548,7 @@ conn_schedule_free(struct conn *c)
 	c->dead = 1;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(c->rd_ev);
+	event_del(c->hup_ev);
 	event_active(c->free_ev, 0, 0);
 }
 
@@ -477,6 +564,7 @@ conn_free_cb(evutil_socket_t fd, short ev, void *arg)
 	event_free(c->more_ev);
 	event_free(c->free_ev);
 	event_free(c->rd_ev);
+	event_free(c->hup_ev);
 	evbuffer_free(c->in);
 	while (c->nfdq > 0)
 		conn_close_fds(&c->fdq[--c->nfdq].fd, 1);

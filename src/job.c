@@ -588,7 +588,7 @@ static void
 job_finish(struct job *job)
 {
 	struct waiter	*w;
-	json_object	*resp = NULL;
+	json_object	*resp, *result = NULL;
 	int		 i;
 
 	/* Every writer in the group is dead: what they wrote is in the pipe. */
@@ -616,16 +616,23 @@ job_finish(struct job *job)
 	job->owner = NULL;
 	job_log_end(job);
 
+	/* One result object for every waiter: it holds all the output. */
+	if (!TAILQ_EMPTY(&job->waiters))
+		result = job_to_json(job, 1);
 	while ((w = TAILQ_FIRST(&job->waiters)) != NULL) {
 		TAILQ_REMOVE(&job->waiters, w, entry);
-		resp = proto_ok(w->tag);
-		json_object_object_add(resp, "job", job_to_json(job, 1));
-		conn_send(w->conn, resp);
-		json_object_put(resp);
+		if (!conn_dead(w->conn)) {
+			resp = proto_ok(w->tag);
+			json_object_object_add(resp, "job",
+			    json_object_get(result));
+			conn_send(w->conn, resp);
+			json_object_put(resp);
+		}
 		json_object_put(w->tag);
 		conn_waiter_done(w->conn);
 		free(w);
 	}
+	json_object_put(result);
 	retained_bytes += job_output_bytes(job);
 	/* Pruning here could free the job under the caller (op_run). */
 	event_active(prune_ev, EV_TIMEOUT, 0);
@@ -640,7 +647,7 @@ job_signalled(struct job *job, int sig, const char *reason)
 	json_object	*ev;
 
 	TAILQ_FOREACH(w, &job->waiters, entry) {
-		if (!w->events)
+		if (!w->events || conn_dead(w->conn))
 			continue;
 		ev = proto_ok(w->tag);
 		json_object_object_add(ev, "event",
@@ -678,26 +685,14 @@ job_add_waiter(struct job *job, struct conn *c, json_object *tag, int events)
 		json_object_put(resp);
 		return (1);
 	}
+	if (conn_wait_add(c) == -1)
+		return (-1);
 	w = xcalloc(1, sizeof(*w));
 	w->conn = c;
 	w->tag = tag != NULL ? json_object_get(tag) : NULL;
 	w->events = events;
 	TAILQ_INSERT_TAIL(&job->waiters, w, entry);
 	return (0);
-}
-
-unsigned int
-job_conn_waits(struct conn *c)
-{
-	struct job	*job;
-	struct waiter	*w;
-	unsigned int	 n = 0;
-
-	TAILQ_FOREACH(job, &live_jobs, entry)
-		TAILQ_FOREACH(w, &job->waiters, entry)
-			if (w->conn == c)
-				n++;
-	return (n);
 }
 
 /* A connection is going: forget its waits, cancel what it asked to. */

@@ -83,7 +83,8 @@ killer_send(struct killer *k, int sig, const char *reason)
 	signal_group(k->pgid, sig);
 	if (sig == SIGKILL)
 		job_set_flag_killed(k->job);
-	job_signalled(k->job, sig, reason);
+	if (sig != SIGCONT)
+		job_signalled(k->job, sig, reason);
 }
 
 void

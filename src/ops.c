@@ -162,8 +162,9 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 	json_object_object_add(resp, "pid", job_pid(job) > 0 ?
 	    json_object_new_int(job_pid(job)) : NULL);
 	reply(c, resp);
-	if (r.wait)
-		job_add_waiter(job, c, tag, r.events);
+	if (r.wait && job_add_waiter(job, c, tag, r.events) == -1)
+		reply(c, proto_error(tag, JOBD_E_LIMIT, "too many waits on "
+		    "this connection; the job runs, wait for it later"));
 	proto_free_run(&r);
 }
 
@@ -192,8 +193,10 @@ op_wait(struct conn *c, json_object *req, json_object *tag)
 {
 	struct job	*job;
 
-	if ((job = lookup(c, req, tag)) != NULL)
-		job_add_waiter(job, c, tag, 0);
+	if ((job = lookup(c, req, tag)) != NULL &&
+	    job_add_waiter(job, c, tag, 0) == -1)
+		reply(c, proto_error(tag, JOBD_E_LIMIT,
+		    "too many waits on this connection"));
 }
 
 static void
