@@ -4,11 +4,14 @@
  * the system holds afterwards (no process of a job left, no zombie).
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -919,6 +922,110 @@ START_TEST(child_hygiene)
 }
 END_TEST
 
+/* A raw connection, for what the client library does not do. */
+static int
+raw_connect(const struct jobd_inst *ji)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+	struct timeval		tv = { 10, 0 };
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ne(fd, -1);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, ji->sock, sizeof(sun.sun_path));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	return (fd);
+}
+
+static void
+send_with_fds(int s, const char *line, const int *fds, int n)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * 3)];
+	} cm;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)(uintptr_t)line;
+	iov.iov_len = strlen(line);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+	cm.hdr.cmsg_level = SOL_SOCKET;
+	cm.hdr.cmsg_type = SCM_RIGHTS;
+	cm.hdr.cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(&cm.hdr), fds, sizeof(int) * (size_t)n);
+	ck_assert_int_eq(sendmsg(s, &msg, 0), (ssize_t)strlen(line));
+}
+
+/* Read until EOF; count the lines. */
+static int
+count_lines_to_eof(int s, char *buf, size_t cap, size_t *len)
+{
+	ssize_t	n;
+	size_t	i;
+	int	lines = 0;
+
+	*len = 0;
+	while ((n = read(s, buf + *len, cap - 1 - *len)) > 0)
+		*len += (size_t)n;
+	ck_assert_msg(n == 0, "read: %s", strerror(errno));
+	buf[*len] = '\0';
+	for (i = 0; i < *len; i++)
+		lines += buf[i] == '\n';
+	return (lines);
+}
+
+/*
+ * 18. Requests sent before a half-close are all answered, in order, however
+ * many; descriptors passed after a pipelined request go to their own line.
+ */
+START_TEST(pipelined_then_half_close)
+{
+	static char	 buf[1 << 20];
+	char		 line[256];
+	size_t		 len;
+	int		 s, i, p[2], n = 300;
+
+	start_jobd(&J, NULL);
+	s = raw_connect(&J);
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line),
+		    "{\"op\":\"run\",\"argv\":[\"true\"],\"tag\":%d}\n", i);
+		ck_assert_int_eq(write(s, line, strlen(line)),
+		    (ssize_t)strlen(line));
+	}
+	ck_assert_int_eq(shutdown(s, SHUT_WR), 0);
+	ck_assert_int_eq(count_lines_to_eof(s, buf, sizeof(buf), &len), n);
+	ck_assert_ptr_nonnull(strstr(buf, "\"tag\":299,"));
+	ck_assert_ptr_null(strstr(buf, "\"ok\":false"));
+	close(s);
+
+	/* A ping, then a run whose descriptor follows in its own sendmsg. */
+	s = raw_connect(&J);
+	cloexec_pipe(p);
+	ck_assert_int_eq(write(s, "{\"op\":\"ping\"}\n", 14), 14);
+	send_with_fds(s, "{\"op\":\"run\",\"argv\":[\"echo\",\"piped\"],"
+	    "\"fds\":[\"stdout\"],\"wait\":true}\n", &p[1], 1);
+	close(p[1]);
+	ck_assert_int_eq(shutdown(s, SHUT_WR), 0);
+	ck_assert_int_eq(count_lines_to_eof(s, buf, sizeof(buf), &len), 3);
+	ck_assert_msg(strstr(buf, "\"ok\":false") == NULL, "%s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, "\"stdout_encoding\":\"passed\""));
+	ck_assert_int_eq(read(p[0], line, sizeof(line)), 6);
+	ck_assert_int_eq(memcmp(line, "piped\n", 6), 0);
+	close(p[0]);
+	close(s);
+}
+END_TEST
+
 static void
 add(Suite *s, const char *name, const TTest *t)
 {
@@ -954,6 +1061,7 @@ e2e_suite(void)
 	add(s, "cancel", cancel_job);
 	add(s, "zombies", no_zombies);
 	add(s, "hygiene", child_hygiene);
+	add(s, "pipelined_half_close", pipelined_then_half_close);
 	return (s);
 }
 
