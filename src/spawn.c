@@ -66,6 +66,9 @@ spawn_init(void)
 	}
 }
 
+/* Runs on the clone stack too: no sanitizer hooks (ASan would warn, on the
+ * job's stderr, about the stack switch at _exit). */
+__attribute__((no_sanitize("address", "undefined")))
 static void
 child_fail(struct child_args *a, const char *step, int err)
 {
