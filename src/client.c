@@ -8,11 +8,13 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,9 @@ struct jobd_client {
 
 static int		 connect_wait(int);
 static int		 send_all(int, const char *, size_t);
+static char		*encode_line(json_object *, size_t *);
+static int		 send_first_with_fds(int, const char *, size_t,
+			    const int *, int);
 static int		 fill(struct jobd_client *);
 static json_object	*parse_line(struct jobd_client *, char *, size_t);
 
@@ -191,39 +196,128 @@ send_all(int fd, const char *p, size_t len)
 	return (0);
 }
 
-int
-jobd_send(struct jobd_client *c, json_object *req)
+/* req as one line with its newline, malloc'd; NULL with errno set. */
+static char *
+encode_line(json_object *req, size_t *lenp)
 {
 	const char	*s;
 	char		*line;
 	size_t		 len;
-	int		 rc, saved;
 
 	if (req == NULL || !json_object_is_type(req, json_type_object)) {
 		errno = EINVAL;
-		return (-1);
+		return (NULL);
 	}
 	s = json_object_to_json_string_length(req,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (s == NULL) {
 		errno = ENOMEM;
-		return (-1);
+		return (NULL);
 	}
 	/* PLAIN escapes newlines in strings; check rather than trust. */
 	if (memchr(s, '\n', len) != NULL) {
 		errno = EINVAL;
-		return (-1);
+		return (NULL);
 	}
-	/* One send for the line and its newline: jobd reads whole lines. */
+	/* One buffer for the line and its newline: jobd reads whole lines. */
 	if ((line = malloc(len + 1)) == NULL)
-		return (-1);
+		return (NULL);
 	memcpy(line, s, len);
 	line[len] = '\n';
-	rc = send_all(c->fd, line, len + 1);
+	*lenp = len + 1;
+	return (line);
+}
+
+int
+jobd_send(struct jobd_client *c, json_object *req)
+{
+	char	*line;
+	size_t	 len;
+	int	 rc, saved;
+
+	if ((line = encode_line(req, &len)) == NULL)
+		return (-1);
+	rc = send_all(c->fd, line, len);
 	saved = errno;
 	free(line);
 	errno = saved;
 	return (rc);
+}
+
+/*
+ * One sendmsg() carrying the descriptors and as much of the line as the
+ * socket takes; returns how many bytes went, or -1. jobd ties descriptors to
+ * the line whose bytes they arrive with, so they must not travel alone.
+ */
+static int
+send_first_with_fds(int fd, const char *p, size_t len, const int *fds,
+    int nfds)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) *
+				    JOBD_CLIENT_MAX_FDS)];
+	} cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	ssize_t		 n;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = (void *)(uintptr_t)p;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)nfds);
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	return (n == -1 ? -1 : (int)n);
+}
+
+int
+jobd_send_fds(struct jobd_client *c, json_object *req, const int *fds,
+    int nfds)
+{
+	char	*line;
+	size_t	 len;
+	int	 n, saved;
+
+	if (nfds < 0 || nfds > JOBD_CLIENT_MAX_FDS || (nfds > 0 &&
+	    fds == NULL)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (nfds == 0)
+		return (jobd_send(c, req));
+	if ((line = encode_line(req, &len)) == NULL)
+		return (-1);
+	/* A line is far below INT_MAX: jobd bounds it at max_line. */
+	if (len > INT_MAX) {
+		free(line);
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	n = send_first_with_fds(c->fd, line, len, fds, nfds);
+	if (n != -1)
+		n = send_all(c->fd, line + n, len - (size_t)n);
+	saved = errno;
+	free(line);
+	errno = saved;
+	return (n == -1 ? -1 : 0);
+}
+
+size_t
+jobd_pending(struct jobd_client *c)
+{
+	return (c->len - c->off);
 }
 
 /*
@@ -406,7 +500,12 @@ jobd_job_output(json_object *job, const char *stream, size_t *len)
 		errno = EBADMSG;
 		return (NULL);
 	}
-	if (strcmp(e, "base64") == 0) {
+	if (strcmp(e, "passed") == 0) {
+		n = 0;
+		if ((out = malloc(1)) == NULL)
+			return (NULL);
+		out[0] = '\0';
+	} else if (strcmp(e, "base64") == 0) {
 		if ((out = base64_decode(s, (size_t)slen, &n)) == NULL) {
 			if (errno != ENOMEM)
 				errno = EBADMSG;

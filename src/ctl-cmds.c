@@ -53,7 +53,7 @@ cmd_wait(struct ctl_args *args)
 		print_json(job);
 	else
 		print_job(job);
-	status = job_exit_status(job);
+	status = job_exit_status(job, 0);
 	json_object_put(resp);
 	return (status);
 }

@@ -190,10 +190,12 @@ print_argv(FILE *f, json_object *job)
 	}
 }
 
+/* "stdout 3 bytes", or "stdout passed" for a descriptor the job got. */
 static void
 print_stream_size(json_object *job, const char *stream)
 {
 	unsigned char	*buf;
+	const char	*enc;
 	char		 key[32];
 	size_t		 len;
 	long long	 dropped;
@@ -201,7 +203,11 @@ print_stream_size(json_object *job, const char *stream)
 	if ((buf = jobd_job_output(job, stream, &len)) == NULL)
 		return;
 	free(buf);
-	printf(" %s %zu bytes", stream, len);
+	snprintf(key, sizeof(key), "%s_encoding", stream);
+	if ((enc = jstr(job, key)) != NULL && strcmp(enc, "passed") == 0)
+		printf(" %s passed", stream);
+	else
+		printf(" %s %zu bytes", stream, len);
 	snprintf(key, sizeof(key), "%s_dropped", stream);
 	if (jint(job, key, &dropped) == 0 && dropped > 0)
 		printf(" (%lld dropped)", dropped);

@@ -1,10 +1,17 @@
 /*
  * jobctl run and submit: build a run request from the command line and
- * jobctl's own context (environment, directory, standard input), and for run
- * wait for the result and pass it on as if the command had run here: its
- * output on our stdout and stderr, and an exit status like timeout(1)'s.
+ * jobctl's own context (environment, directory, standard streams), and for
+ * run wait for the result as if the command had run here: the job reads and
+ * writes jobctl's own descriptors, which travel over the socket (SCM_RIGHTS),
+ * the signals jobctl receives reach the job, and the exit status is
+ * timeout(1)'s.
  */
+#include <sys/types.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,71 +20,113 @@
 #include "jobctl.h"
 
 /*
- * Standard input travels inside the one request line, which jobd bounds
- * (max_line, 1 MiB by default); 768 KiB leaves room for JSON escapes and the
- * rest of the request in the common case.
+ * With --capture, standard input travels inside the one request line, which
+ * jobd bounds (max_line, 1 MiB by default); 768 KiB leaves room for JSON
+ * escapes and the rest of the request in the common case.
  */
 #define CTL_STDIN_MAX	((size_t)768 * 1024)
 
+/*
+ * Every response to the run carries TAG_RUN; those to forwarded signals
+ * carry TAG_FORWARD, and may come between the run's event lines and its
+ * result.
+ */
+#define TAG_RUN		"run"
+#define TAG_FORWARD	"forward"
+
+/* Signals received before jobd has named the job wait here, in order. */
+#define CTL_SIGQUEUE	16
+
 extern char	**environ;
 
-static json_object	*build_request(const struct ctl_args *, int);
+/* The descriptors a run request passes. */
+struct run_io {
+	int	fds[3];
+	int	nfds;
+};
+
+static json_object	*build_request(const struct run_spec *, int,
+			    struct run_io *);
 static json_object	*build_env(const struct ctl_args *);
 static json_object	*build_cwd(const struct ctl_args *);
-static void		 add_duration(json_object *, const char *,
-			    const char *);
+static void		 add_duration(json_object *, const char *, double);
+static void		 add_fds(json_object *, const struct run_spec *,
+			    struct run_io *);
 static void		 add_stdin(json_object *);
+static double		 parse_duration(const char *);
 static long long	 parse_bytes(const char *);
 static int		 utf8_ok(const unsigned char *, size_t);
+static void		 spec_from_args(struct run_spec *,
+			    const struct ctl_args *);
+static int		 run_detached(const struct run_spec *);
+static void		 catch_signals(const struct run_spec *);
+static void		 on_signal(int);
+static void		 forward(struct jobd_client *, long long, int,
+			    const struct run_spec *);
+static void		 forward_answer(json_object *,
+			    const struct run_spec *);
 static void		 write_stream(json_object *, const char *, int);
 static void		 note_dropped(json_object *, const char *);
 static void		 note_cannot_run(json_object *);
 
 static int	quiet;
+static int	sigpipe_fds[2] = { -1, -1 };
 
-/* The run and submit request minus standard input. */
+/* The run request; fills io with the descriptors to pass with it. */
 static json_object *
-build_request(const struct ctl_args *args, int waiting)
+build_request(const struct run_spec *rs, int waiting, struct run_io *io)
 {
 	json_object	*req, *argv;
 	const char	*s;
-	int		 i, sig;
+	int		 i;
 
+	quiet = rs->quiet;
 	req = ctl_request("run");
 	if ((argv = json_object_new_array()) == NULL)
 		ctl_fail(CTL_EXIT_FAILED, "out of memory");
-	for (i = 0; i < args->argc; i++) {
-		s = args->argv[i];
+	for (i = 0; i < rs->argc; i++) {
+		s = rs->argv[i];
 		if (!utf8_ok((const unsigned char *)s, strlen(s)))
 			ctl_fail(ctl.cmd->usage_exit,
 			    "argument %d is not valid UTF-8", i + 1);
 		json_object_array_add(argv, json_object_new_string(s));
 	}
 	json_object_object_add(req, "argv", argv);
-	json_object_object_add(req, "env", build_env(args));
-	json_object_object_add(req, "cwd", build_cwd(args));
+	json_object_object_add(req, "env", build_env(rs->args));
+	json_object_object_add(req, "cwd", build_cwd(rs->args));
 
-	if ((s = args_get(args, 't')) != NULL)
-		add_duration(req, "timeout", s);
-	if ((s = args_get(args, 'k')) != NULL)
-		add_duration(req, "kill_after", s);
-	if ((s = args_get(args, 's')) != NULL) {
-		if ((sig = jobd_signal_number(s)) == -1)
-			ctl_fail(ctl.cmd->usage_exit, "invalid signal '%s'", s);
+	if (rs->timeout > 0)
+		add_duration(req, "timeout", rs->timeout);
+	if (rs->kill_after >= 0)
+		add_duration(req, "kill_after", rs->kill_after);
+	if (rs->sig > 0)
 		json_object_object_add(req, "signal",
-		    json_object_new_int(sig));
-	}
-	if ((s = args_get(args, OPT_MAX_OUTPUT)) != NULL)
+		    json_object_new_int(rs->sig));
+	if (rs->args != NULL &&
+	    (s = args_get(rs->args, OPT_MAX_OUTPUT)) != NULL)
 		json_object_object_add(req, "max_output",
 		    json_object_new_int64(parse_bytes(s)));
+
+	memset(io, 0, sizeof(*io));
+	if (!rs->capture)
+		add_fds(req, rs, io);
+	else if (!rs->stdin_null)
+		add_stdin(req);
+
 	json_object_object_add(req, "wait", json_object_new_boolean(waiting));
+	/* Killing jobctl, or losing it, must not leave its job behind. */
 	json_object_object_add(req, "on_disconnect",
 	    json_object_new_string(waiting ? "cancel" : "keep"));
+	if (waiting && rs->events)
+		json_object_object_add(req, "events",
+		    json_object_new_boolean(1));
+	json_object_object_add(req, "tag", json_object_new_string(TAG_RUN));
 	return (req);
 }
 
 /*
- * jobctl's environment (or none with --clear-env), then every -e in order.
+ * jobctl's environment (or none with --clear-env), then every -e in order;
+ * args may be NULL (timeout(1) has neither).
  * Inherited variables that are not UTF-8 cannot travel in JSON; they are
  * left out with a note rather than failing a run that likely never reads
  * them.
@@ -89,18 +138,18 @@ build_env(const struct ctl_args *args)
 	const char	*s, *eq;
 	char		*name;
 	char		**ep;
-	int		 idx = 0;
+	int		 idx = 0, clear;
 
 	if ((env = json_object_new_object()) == NULL)
 		ctl_fail(CTL_EXIT_FAILED, "out of memory");
-	for (ep = environ; !args_has(args, OPT_CLEAR_ENV) && *ep != NULL;
-	    ep++) {
+	clear = args != NULL && args_has(args, OPT_CLEAR_ENV);
+	for (ep = environ; !clear && *ep != NULL; ep++) {
 		if ((eq = strchr(*ep, '=')) == NULL || eq == *ep)
 			continue;
 		if (!utf8_ok((const unsigned char *)*ep, strlen(*ep))) {
 			if (!quiet) {
-				fputs("jobctl: not passing a variable that "
-				    "is not UTF-8: ", stderr);
+				fprintf(stderr, "%s: not passing a variable "
+				    "that is not UTF-8: ", ctl.progname);
 				print_safe(stderr, *ep);
 				fputc('\n', stderr);
 			}
@@ -114,7 +163,7 @@ build_env(const struct ctl_args *args)
 			    json_object_new_string(eq + 1));
 		free(name);
 	}
-	while ((s = args_next(args, 'e', &idx)) != NULL) {
+	while (args != NULL && (s = args_next(args, 'e', &idx)) != NULL) {
 		if ((eq = strchr(s, '=')) == NULL || eq == s)
 			ctl_fail(ctl.cmd->usage_exit,
 			    "invalid environment variable '%s' (NAME=value)",
@@ -136,9 +185,10 @@ static json_object *
 build_cwd(const struct ctl_args *args)
 {
 	json_object	*o;
-	const char	*dir = args_get(args, 'C'), *path;
+	const char	*dir, *path;
 	char		*cwd = NULL, *joined = NULL;
 
+	dir = args != NULL ? args_get(args, 'C') : NULL;
 	if (dir != NULL && *dir == '\0')
 		ctl_fail(ctl.cmd->usage_exit, "-C: empty directory name");
 	if (dir == NULL || *dir != '/') {
@@ -166,13 +216,45 @@ build_cwd(const struct ctl_args *args)
 }
 
 static void
-add_duration(json_object *req, const char *key, const char *s)
+add_duration(json_object *req, const char *key, double secs)
+{
+	/* JSON has no infinity: say what jobd would make of it. */
+	if (!(secs <= JOBD_DURATION_MAX))
+		secs = JOBD_DURATION_MAX;
+	json_object_object_add(req, key, json_object_new_double(secs));
+}
+
+static double
+parse_duration(const char *s)
 {
 	double	secs;
 
 	if (jobd_parse_duration(s, &secs) == -1)
 		ctl_fail(ctl.cmd->usage_exit, "invalid time interval '%s'", s);
-	json_object_object_add(req, key, json_object_new_double(secs));
+	return (secs);
+}
+
+/*
+ * The job gets our stdin (unless --stdin-null), stdout and stderr
+ * themselves. main() has put /dev/null on any of them that was closed.
+ */
+static void
+add_fds(json_object *req, const struct run_spec *rs, struct run_io *io)
+{
+	static const char *const	 names[] = {
+		"stdin", "stdout", "stderr"
+	};
+	json_object			*a;
+	int				 fd;
+
+	if ((a = json_object_new_array()) == NULL)
+		ctl_fail(CTL_EXIT_FAILED, "out of memory");
+	for (fd = rs->stdin_null ? STDOUT_FILENO : STDIN_FILENO;
+	    fd <= STDERR_FILENO; fd++) {
+		io->fds[io->nfds++] = fd;
+		json_object_array_add(a, json_object_new_string(names[fd]));
+	}
+	json_object_object_add(req, "fds", a);
 }
 
 /* "1048576", "512k", "16M", "1G": binary multiples, as in jobd.conf. */
@@ -215,10 +297,10 @@ bad:
 }
 
 /*
- * The job's stdin is jobctl's, read whole now: through a pipe or from a file
- * (a terminal is left alone, the job gets /dev/null). It must fit in the
- * request and be UTF-8 to be a JSON string; passing the descriptor itself
- * would lift both limits.
+ * --capture: the job's stdin is jobctl's, read whole now: through a pipe or
+ * from a file (a terminal is left alone, the job gets /dev/null). It must
+ * fit in the request and be UTF-8 to be a JSON string; passing the
+ * descriptor itself, as run does without --capture, lifts both limits.
  */
 static void
 add_stdin(json_object *req)
@@ -309,8 +391,8 @@ write_stream(json_object *job, const char *stream, int fd)
 		ctl_fail(CTL_EXIT_FAILED, "bad %s in jobd's result: %s",
 		    stream, strerror(errno));
 	if (write_all(fd, buf, len) == -1 && errno != EPIPE) {
-		fprintf(stderr, "jobctl: writing %s: %s\n", stream,
-		    strerror(errno));
+		fprintf(stderr, "%s: writing %s: %s\n", ctl.progname,
+		    stream, strerror(errno));
 	}
 	free(buf);
 }
@@ -323,15 +405,17 @@ note_dropped(json_object *job, const char *stream)
 
 	snprintf(key, sizeof(key), "%s_dropped", stream);
 	if (!quiet && jint(job, key, &n) == 0 && n > 0)
-		fprintf(stderr, "jobctl: %lld bytes of %s dropped "
-		    "(max_output)\n", n, stream);
+		fprintf(stderr, "%s: %lld bytes of %s dropped "
+		    "(max_output)\n", ctl.progname, n, stream);
 }
 
+/* jobd's message often names the program already: say it once. */
 static void
 note_cannot_run(json_object *job)
 {
 	json_object	*argv;
-	const char	*state, *msg;
+	const char	*state, *msg, *name = NULL;
+	size_t		 len;
 
 	if ((state = jstr(job, "state")) == NULL ||
 	    strcmp(state, "failed") != 0)
@@ -339,13 +423,19 @@ note_cannot_run(json_object *job)
 	if ((msg = jstr(job, "error_message")) == NULL &&
 	    (msg = jstr(job, "error")) == NULL)
 		msg = "unknown error";
-	fputs("jobctl: cannot run ", stderr);
 	if (json_object_object_get_ex(job, "argv", &argv) &&
 	    json_object_is_type(argv, json_type_array) &&
 	    json_object_array_length(argv) > 0)
-		print_safe(stderr,
-		    json_object_get_string(json_object_array_get_idx(argv, 0)));
-	fputs(": ", stderr);
+		name = json_object_get_string(
+		    json_object_array_get_idx(argv, 0));
+	fprintf(stderr, "%s: cannot run ", ctl.progname);
+	if (name != NULL) {
+		len = strlen(name);
+		if (strncmp(msg, name, len) == 0 && msg[len] == ':')
+			msg += len + 1 + (msg[len + 1] == ' ');
+		print_safe(stderr, name);
+		fputs(": ", stderr);
+	}
 	print_safe(stderr, msg);
 	fputc('\n', stderr);
 }
@@ -353,10 +443,11 @@ note_cannot_run(json_object *job)
 /*
  * timeout(1)'s statuses: 124 deadline, 137 deadline needing SIGKILL, 125
  * jobd's own failure, 126/127 could not run (jobd names the errno, so no
- * guessing from 127), 128+N killed by signal N, else the exit code.
+ * guessing from 127), 128+N killed by signal N, else the exit code. With
+ * preserve (-p), a job that timed out still gives its own status.
  */
 int
-job_exit_status(json_object *job)
+job_exit_status(json_object *job, int preserve)
 {
 	const char	*state, *error;
 	long long	 v;
@@ -368,7 +459,7 @@ job_exit_status(json_object *job)
 			return (CTL_EXIT_NOT_FOUND);
 		return (CTL_EXIT_CANNOT_RUN);
 	}
-	if (jbool(job, "timed_out"))
+	if (jbool(job, "timed_out") && !preserve)
 		return (jbool(job, "killed") ? CTL_EXIT_KILLED :
 		    CTL_EXIT_TIMEOUT);
 	if (jint(job, "signal", &v) == 0 && v > 0 && v < 128)
@@ -378,30 +469,286 @@ job_exit_status(json_object *job)
 	return (CTL_EXIT_FAILED);
 }
 
+/* Only write(2) here; the loop in run_job does the rest. */
+static void
+on_signal(int sig)
+{
+	unsigned char	b = (unsigned char)sig;
+	ssize_t		n;
+	int		saved = errno;
+
+	/* A full pipe already holds a wake-up: losing this byte is fine. */
+	n = write(sigpipe_fds[1], &b, 1);
+	(void)n;
+	errno = saved;
+}
+
+/*
+ * INT and QUIT (the terminal's ^C and ^\), TERM and HUP (jobctl is being
+ * stopped), and the spec's extra signal. A shell starts background commands
+ * with INT and QUIT ignored; run keeps that, timeout(1) does not.
+ */
+static void
+catch_signals(const struct run_spec *rs)
+{
+	static const int	 sigs[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+	struct sigaction	 sa, old;
+	size_t			 i, n = sizeof(sigs) / sizeof(sigs[0]);
+	int			 sig;
+
+	if (sigpipe_fds[0] == -1 &&
+	    pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+		ctl_fail(CTL_EXIT_FAILED, "pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	if (sigemptyset(&sa.sa_mask) == -1)
+		ctl_fail(CTL_EXIT_FAILED, "sigemptyset: %s", strerror(errno));
+	for (i = 0; i <= n; i++) {
+		if ((sig = i < n ? sigs[i] : rs->extra_sig) == 0)
+			continue;
+		if (sigaction(sig, NULL, &old) == -1)
+			ctl_fail(CTL_EXIT_FAILED, "sigaction: %s",
+			    strerror(errno));
+		if (old.sa_handler == SIG_IGN && !rs->catch_ignored)
+			continue;
+		if (sigaction(sig, &sa, NULL) == -1)
+			ctl_fail(CTL_EXIT_FAILED, "sigaction: %s",
+			    strerror(errno));
+	}
+}
+
+/*
+ * TERM and HUP mean jobctl itself is being stopped: the job goes too,
+ * through its kill sequence (cancel). INT and QUIT come from the terminal,
+ * and the job decides what they mean, as it would if it ran here: they are
+ * sent once (signal), unless the spec wants every signal to start the kill
+ * sequence, as timeout -k does.
+ */
+static void
+forward(struct jobd_client *c, long long id, int sig,
+    const struct run_spec *rs)
+{
+	json_object	*req;
+	int		 cancel;
+
+	cancel = sig == SIGTERM || sig == SIGHUP || rs->cancel_always;
+	req = ctl_request(cancel ? "cancel" : "signal");
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	json_object_object_add(req, "signal", json_object_new_int(sig));
+	json_object_object_add(req, "tag",
+	    json_object_new_string(TAG_FORWARD));
+	/* A failed send is a lost connection: the next read reports it. */
+	(void)jobd_send(c, req);
+	json_object_put(req);
+}
+
+/* A job that ended meanwhile is no news; anything else is noted. */
+static void
+forward_answer(json_object *resp, const struct run_spec *rs)
+{
+	json_object	*e;
+	const char	*code, *msg;
+
+	if (jbool(resp, "ok"))
+		return;
+	code = msg = NULL;
+	if (json_object_object_get_ex(resp, "error", &e)) {
+		code = jstr(e, "code");
+		msg = jstr(e, "message");
+	}
+	if (rs->quiet || (code != NULL &&
+	    strcmp(code, JOBD_E_NOT_RUNNING) == 0))
+		return;
+	fprintf(stderr, "%s: forwarding a signal: ", ctl.progname);
+	print_safe(stderr, code != NULL ? code : "error");
+	fputs(": ", stderr);
+	print_safe(stderr, msg != NULL ? msg : "request failed");
+	fputc('\n', stderr);
+}
+
+/*
+ * Start the job and wait for its result, forwarding the signals jobctl
+ * receives meanwhile. Returns the final job object, inside *respp, which
+ * the caller puts. On any failure of jobd's, exits with the command's
+ * failure status.
+ */
+json_object *
+run_job(const struct run_spec *rs, json_object **respp)
+{
+	struct jobd_client	*c;
+	struct run_io		 io;
+	struct pollfd		 pfd[2];
+	json_object		*req, *resp, *job;
+	const char		*tag, *state;
+	unsigned char		 buf[CTL_SIGQUEUE];
+	long long		 id = -1;
+	int			 queue[CTL_SIGQUEUE], nq = 0, running = 0;
+	ssize_t			 n, i;
+
+	/* Before the request: a signal from now on is not lost. */
+	catch_signals(rs);
+	req = build_request(rs, 1, &io);
+	c = ctl_connect();
+	if (jobd_send_fds(c, req, io.fds, io.nfds) == -1)
+		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
+		    strerror(errno));
+	json_object_put(req);
+
+	for (;;) {
+		if (jobd_pending(c) == 0) {
+			pfd[0].fd = jobd_client_fd(c);
+			pfd[0].events = POLLIN;
+			pfd[1].fd = sigpipe_fds[0];
+			pfd[1].events = POLLIN;
+			if (poll(pfd, 2, -1) == -1) {
+				if (errno == EINTR)
+					continue;
+				ctl_fail(ctl.cmd->fail_exit, "poll: %s",
+				    strerror(errno));
+			}
+			if (pfd[1].revents & POLLIN) {
+				if ((n = read(sigpipe_fds[0], buf,
+				    sizeof(buf))) == -1 && errno != EAGAIN &&
+				    errno != EINTR)
+					ctl_fail(CTL_EXIT_FAILED, "read: %s",
+					    strerror(errno));
+				for (i = 0; i < n; i++) {
+					if (running)
+						forward(c, id, buf[i], rs);
+					else if (id == -1 && nq < CTL_SIGQUEUE)
+						queue[nq++] = buf[i];
+				}
+			}
+			if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) ==
+			    0)
+				continue;
+		}
+
+		resp = ctl_recv_any(c);
+		tag = jstr(resp, "tag");
+		if (tag != NULL && strcmp(tag, TAG_FORWARD) == 0) {
+			forward_answer(resp, rs);
+			json_object_put(resp);
+			continue;
+		}
+		/* An error without a tag is about a line jobd could not read. */
+		if (tag == NULL && !jbool(resp, "ok"))
+			ctl_fail_resp(resp);
+		if (tag == NULL || strcmp(tag, TAG_RUN) != 0) {
+			json_object_put(resp);
+			continue;
+		}
+		if (!jbool(resp, "ok"))
+			ctl_fail_resp(resp);
+		if (json_object_object_get_ex(resp, "event", NULL)) {
+			if (rs->on_event != NULL)
+				rs->on_event(resp);
+			json_object_put(resp);
+			continue;
+		}
+		if (json_object_object_get_ex(resp, "job", &job)) {
+			if (!json_object_is_type(job, json_type_object))
+				ctl_fail(ctl.cmd->fail_exit,
+				    "jobd's result has no job object");
+			jobd_close(c);
+			*respp = resp;
+			return (job);
+		}
+
+		/* The first answer names the job: signals have a target. */
+		if (jint(resp, "id", &id) == -1)
+			ctl_fail(ctl.cmd->fail_exit,
+			    "jobd's answer has no job id");
+		state = jstr(resp, "state");
+		running = state == NULL || strcmp(state, "failed") != 0;
+		for (i = 0; running && i < nq; i++)
+			forward(c, id, queue[i], rs);
+		nq = 0;
+		json_object_put(resp);
+	}
+}
+
+static void
+spec_from_args(struct run_spec *rs, const struct ctl_args *args)
+{
+	const char	*s;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->argc = args->argc;
+	rs->argv = args->argv;
+	rs->args = args;
+	rs->kill_after = -1;
+	if ((s = args_get(args, 't')) != NULL)
+		rs->timeout = parse_duration(s);
+	if ((s = args_get(args, 'k')) != NULL)
+		rs->kill_after = parse_duration(s);
+	if ((s = args_get(args, 's')) != NULL &&
+	    (rs->sig = jobd_signal_number(s)) == -1)
+		ctl_fail(ctl.cmd->usage_exit, "invalid signal '%s'", s);
+	rs->capture = args_has(args, OPT_CAPTURE);
+	rs->stdin_null = args_has(args, OPT_STDIN_NULL);
+	rs->detach = args_has(args, OPT_DETACH);
+	rs->quiet = args_has(args, 'q');
+}
+
+/*
+ * Start the job, print its id and leave it running: submit, and run
+ * --detach, which still passes the descriptors (as "cmd &" would).
+ */
+static int
+run_detached(const struct run_spec *rs)
+{
+	struct jobd_client	*c;
+	struct run_io		 io;
+	json_object		*req, *resp;
+	const char		*state;
+	long long		 id;
+
+	req = build_request(rs, 0, &io);
+	c = ctl_connect();
+	if (jobd_send_fds(c, req, io.fds, io.nfds) == -1)
+		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
+		    strerror(errno));
+	json_object_put(req);
+	resp = ctl_recv(c);
+	jobd_close(c);
+	if (jint(resp, "id", &id) == -1)
+		ctl_fail(ctl.cmd->fail_exit, "jobd's answer has no job id");
+	/* Our tag is no part of jobd's answer to the user. */
+	json_object_object_del(resp, "tag");
+	if (ctl.json)
+		print_json(resp);
+	else
+		printf("%lld\n", id);
+	/* The job exists and wait reports it; only point there. */
+	state = jstr(resp, "state");
+	if (!rs->quiet && !ctl.json && state != NULL &&
+	    strcmp(state, "failed") == 0) {
+		fflush(stdout);
+		fprintf(stderr, "jobctl: job %lld failed to start; "
+		    "see jobctl status %lld\n", id, id);
+	}
+	json_object_put(resp);
+	return (0);
+}
+
 int
 cmd_run(struct ctl_args *args)
 {
-	struct jobd_client	*c;
-	json_object		*req, *resp, *job;
-	int			 status;
+	struct run_spec	 rs;
+	json_object	*resp, *job;
+	int		 status;
 
-	quiet = args_has(args, 'q');
-	req = build_request(args, 1);
-	if (!args_has(args, OPT_STDIN_NULL))
-		add_stdin(req);
-	c = ctl_connect();
-	json_object_put(ctl_call(c, req));	/* the id */
-	json_object_put(req);
-	resp = ctl_recv(c);			/* the result */
-	jobd_close(c);
-	if (!json_object_object_get_ex(resp, "job", &job) ||
-	    !json_object_is_type(job, json_type_object))
-		ctl_fail(CTL_EXIT_FAILED, "jobd's result has no job object");
-
-	status = job_exit_status(job);
+	spec_from_args(&rs, args);
+	if (rs.detach)
+		return (run_detached(&rs));
+	job = run_job(&rs, &resp);
+	status = job_exit_status(job, args_has(args, 'p'));
 	if (ctl.json)
 		print_json(job);
 	else {
+		/* Empty when the streams were passed: the job wrote them. */
 		fflush(stdout);
 		write_stream(job, "stdout", STDOUT_FILENO);
 		write_stream(job, "stderr", STDERR_FILENO);
@@ -413,34 +760,14 @@ cmd_run(struct ctl_args *args)
 	return (status);
 }
 
+/* A job left running, with no descriptors of ours and no input. */
 int
 cmd_submit(struct ctl_args *args)
 {
-	struct jobd_client	*c;
-	json_object		*req, *resp;
-	const char		*state;
-	long long		 id;
+	struct run_spec	rs;
 
-	quiet = args_has(args, 'q');
-	req = build_request(args, 0);
-	c = ctl_connect();
-	resp = ctl_call(c, req);
-	json_object_put(req);
-	jobd_close(c);
-	if (jint(resp, "id", &id) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "jobd's answer has no job id");
-	if (ctl.json)
-		print_json(resp);
-	else
-		printf("%lld\n", id);
-	/* The job exists and wait reports it; only point there. */
-	state = jstr(resp, "state");
-	if (!quiet && !ctl.json && state != NULL &&
-	    strcmp(state, "failed") == 0) {
-		fflush(stdout);
-		fprintf(stderr, "jobctl: job %lld failed to start; "
-		    "see jobctl status %lld\n", id, id);
-	}
-	json_object_put(resp);
-	return (0);
+	spec_from_args(&rs, args);
+	rs.capture = 1;
+	rs.stdin_null = 1;
+	return (run_detached(&rs));
 }

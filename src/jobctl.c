@@ -7,6 +7,7 @@
  * each row, because run and wait follow timeout(1) and the rest do not.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -24,18 +25,46 @@
 struct ctl_global ctl;
 
 static void			 usage(int) __attribute__((noreturn));
+static void			 open_stdio(void);
 static const struct ctl_cmd	*find_cmd(const char *);
 static void			 parse_args(const struct ctl_cmd *, int,
 				    char **, struct ctl_args *);
 
-#define RUN_OPTSTRING	"+C:e:hk:qs:t:"
+#define RUN_OPTSTRING	"+C:e:hk:pqs:t:"
 #define RUN_USAGE \
-	"[-q] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
-	"\t[-e name=value] [--clear-env] [--stdin-null] [--max-output bytes]\n" \
-	"\t[--] command [arg ...]"
+	"[-pq] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
+	"\t[-e name=value] [--clear-env] [--stdin-null] [--capture]\n" \
+	"\t[--max-output bytes] [--detach] [--json] [--] command [arg ...]"
 
 static const struct option run_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
+	{ "cwd",	required_argument,	NULL,	'C' },
+	{ "env",	required_argument,	NULL,	'e' },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "kill-after",	required_argument,	NULL,	'k' },
+	{ "preserve-status", no_argument,	NULL,	'p' },
+	{ "quiet",	no_argument,		NULL,	'q' },
+	{ "signal",	required_argument,	NULL,	's' },
+	{ "timeout",	required_argument,	NULL,	't' },
+	{ "capture",	no_argument,		NULL,	OPT_CAPTURE },
+	{ "clear-env",	no_argument,		NULL,	OPT_CLEAR_ENV },
+	{ "detach",	no_argument,		NULL,	OPT_DETACH },
+	{ "stdin-null",	no_argument,		NULL,	OPT_STDIN_NULL },
+	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* submit never waits, so it has no use for the options about waiting. */
+#define SUBMIT_OPTSTRING	"+C:e:hk:qs:t:"
+#define SUBMIT_USAGE \
+	"[-q] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
+	"\t[-e name=value] [--clear-env] [--max-output bytes] [--json]\n" \
+	"\t[--] command [arg ...]"
+
+static const struct option submit_longopts[] = {
+	{ "chdir",	required_argument,	NULL,	'C' },
+	{ "cwd",	required_argument,	NULL,	'C' },
 	{ "env",	required_argument,	NULL,	'e' },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "kill-after",	required_argument,	NULL,	'k' },
@@ -48,6 +77,10 @@ static const struct option run_longopts[] = {
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
+
+#define TIMEOUT_USAGE \
+	"[--preserve-status] [--foreground] [-k duration] [-s signal]\n" \
+	"\t[-v] duration command [arg ...]"
 
 static const struct option cancel_longopts[] = {
 	{ "help",	no_argument,		NULL,	'h' },
@@ -65,8 +98,11 @@ static const struct option plain_longopts[] = {
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "run", RUN_USAGE, RUN_OPTSTRING, run_longopts, 1, -1,
 	    CTL_EXIT_FAILED, CTL_EXIT_FAILED, cmd_run },
-	{ "submit", RUN_USAGE, RUN_OPTSTRING, run_longopts, 1, -1,
+	{ "submit", SUBMIT_USAGE, SUBMIT_OPTSTRING, submit_longopts, 1, -1,
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_submit },
+	/* timeout(1) parses its own command line, messages and all. */
+	{ "timeout", TIMEOUT_USAGE, NULL, NULL, 0, -1,
+	    CTL_EXIT_FAILED, CTL_EXIT_FAILED, cmd_timeout },
 	{ "wait", "id", "+h", plain_longopts, 1, 1,
 	    CTL_EXIT_USAGE, CTL_EXIT_FAILED, cmd_wait },
 	{ "status", "id", "+h", plain_longopts, 1, 1,
@@ -116,7 +152,7 @@ ctl_fail(int status, const char *fmt, ...)
 	va_list	ap;
 
 	fflush(stdout);
-	fputs("jobctl: ", stderr);
+	fprintf(stderr, "%s: ", ctl.progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -149,6 +185,14 @@ parse_args(const struct ctl_cmd *cmd, int argc, char **argv,
 	char	**av;
 	int	 ch;
 
+	if (cmd->optstring == NULL) {
+		args->cmd = cmd;
+		args->opts = NULL;
+		args->nopts = 0;
+		args->argc = argc;
+		args->argv = argv;
+		return;
+	}
 	snprintf(name, sizeof(name), "jobctl %s", cmd->name);
 	if ((av = calloc((size_t)argc + 1, sizeof(*av))) == NULL ||
 	    (args->opts = calloc((size_t)argc + 1,
@@ -239,12 +283,11 @@ ctl_connect(void)
 	return (c);
 }
 
-/* The next response, which must be ok; exits with the command's status. */
+/* The next response, ok or not; exits with the command's status on EOF. */
 json_object *
-ctl_recv(struct jobd_client *c)
+ctl_recv_any(struct jobd_client *c)
 {
-	json_object	*resp, *e;
-	const char	*code, *msg;
+	json_object	*resp;
 	int		 saved;
 
 	errno = 0;
@@ -256,20 +299,40 @@ ctl_recv(struct jobd_client *c)
 		ctl_fail(ctl.cmd->fail_exit, "reading from jobd: %s",
 		    strerror(saved));
 	}
-	if (jbool(resp, "ok"))
-		return (resp);
+	return (resp);
+}
+
+/* Print jobd's error as "jobctl: code: message" and exit. */
+void
+ctl_fail_resp(json_object *resp)
+{
+	json_object	*e;
+	const char	*code, *msg;
+
 	code = msg = NULL;
 	if (json_object_object_get_ex(resp, "error", &e)) {
 		code = jstr(e, "code");
 		msg = jstr(e, "message");
 	}
 	fflush(stdout);
-	fputs("jobctl: ", stderr);
+	fprintf(stderr, "%s: ", ctl.progname);
 	print_safe(stderr, code != NULL ? code : "error");
 	fputs(": ", stderr);
 	print_safe(stderr, msg != NULL ? msg : "request failed");
 	fputc('\n', stderr);
 	exit(ctl.cmd->fail_exit);
+}
+
+/* The next response, which must be ok; exits with the command's status. */
+json_object *
+ctl_recv(struct jobd_client *c)
+{
+	json_object	*resp;
+
+	resp = ctl_recv_any(c);
+	if (!jbool(resp, "ok"))
+		ctl_fail_resp(resp);
+	return (resp);
 }
 
 json_object *
@@ -305,25 +368,61 @@ ctl_parse_id(const char *s)
 	return (id);
 }
 
+/*
+ * A closed standard descriptor would be taken by the next pipe or socket we
+ * open, and then passed to the job as its stdin or stdout: put /dev/null
+ * there first. open() takes the lowest free number, which is fd.
+ */
+static void
+open_stdio(void)
+{
+	int	fd, nfd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if ((nfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+			exit(CTL_EXIT_FAILED);
+		if (nfd != fd)
+			exit(CTL_EXIT_FAILED);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	static char	 progname[] = "jobctl";
 	struct ctl_args	 args;
 	struct sigaction sa;
+	const char	*base;
 	int		 ch, status;
 
 	/*
 	 * A vanished jobd or a closed stdout should be an error to report,
-	 * not a silent death. Every other disposition stays as inherited:
-	 * a signal while run waits ends jobctl, the connection drops, and
-	 * jobd cancels the job (on_disconnect "cancel").
+	 * not a silent death. run and timeout catch the signals they forward
+	 * to the job (ctl-run.c); any other that ends jobctl drops the
+	 * connection, and jobd cancels the job (on_disconnect "cancel").
 	 */
+	open_stdio();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	if (sigemptyset(&sa.sa_mask) == -1 ||
 	    sigaction(SIGPIPE, &sa, NULL) == -1)
 		ctl_fail(CTL_EXIT_FAILED, "sigaction: %s", strerror(errno));
+
+	ctl.progname = progname;
+	/*
+	 * Called through a link named timeout, jobctl is timeout(1), which
+	 * names itself in messages as it was invoked.
+	 */
+	if (argc < 1)
+		usage(CTL_EXIT_USAGE);
+	base = strrchr(argv[0], '/');
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "timeout") == 0) {
+		ctl.cmd = find_cmd("timeout");
+		return (timeout_main(argv[0], argc, argv));
+	}
 
 	argv[0] = progname;	/* for getopt's messages */
 	while ((ch = getopt_long(argc, argv, "+hs:", global_longopts,

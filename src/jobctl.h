@@ -28,7 +28,9 @@ enum {
 	OPT_STDIN_NULL,
 	OPT_MAX_OUTPUT,
 	OPT_JSON,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_CAPTURE,
+	OPT_DETACH
 };
 
 struct ctl_args;
@@ -36,7 +38,7 @@ struct ctl_args;
 struct ctl_cmd {
 	const char		*name;
 	const char		*usage;
-	const char		*optstring;
+	const char		*optstring;	/* NULL: exec parses argv */
 	const struct option	*longopts;
 	int			 lower;		/* operands after options */
 	int			 upper;		/* -1: no limit */
@@ -56,11 +58,37 @@ struct ctl_args {
 	struct ctl_opt		*opts;
 	int			 nopts;
 	int			 argc;		/* operands */
+	char			**argv;		/* optstring NULL: all, the
+						   command's name first */
+};
+
+/*
+ * One job to run and wait for, as run and timeout describe it. Signals that
+ * jobctl receives meanwhile are forwarded to the job.
+ */
+struct run_spec {
+	int			  argc;
 	char			**argv;
+	const struct ctl_args	 *args;		/* -C, -e, --clear-env,
+						   --max-output; or NULL */
+	double			  timeout;	/* 0: none */
+	double			  kill_after;	/* < 0: jobd's default */
+	int			  sig;		/* 0: jobd's default */
+	int			  capture;	/* no fds: output in the result */
+	int			  stdin_null;
+	int			  detach;
+	int			  quiet;
+	int			  events;	/* call on_event for each signal */
+	int			  catch_ignored; /* also signals ignored at start */
+	int			  extra_sig;	/* one more to forward; 0: none */
+	int			  cancel_always; /* every forward starts the
+						   kill sequence */
+	void			(*on_event)(json_object *);
 };
 
 /* jobctl.c */
 struct ctl_global {
+	const char		*progname;	/* prefix of messages */
 	const char		*socket;	/* NULL: jobd_socket_path */
 	int			 json;
 	const struct ctl_cmd	*cmd;		/* the one running */
@@ -75,6 +103,9 @@ void		 ctl_fail(int, const char *, ...)
 		    __attribute__((noreturn, format(printf, 2, 3)));
 struct jobd_client *ctl_connect(void);
 json_object	*ctl_recv(struct jobd_client *);
+json_object	*ctl_recv_any(struct jobd_client *);
+void		 ctl_fail_resp(json_object *)
+		    __attribute__((noreturn));
 json_object	*ctl_call(struct jobd_client *, json_object *);
 long long	 ctl_parse_id(const char *);
 json_object	*ctl_request(const char *op);
@@ -82,7 +113,12 @@ json_object	*ctl_request(const char *op);
 /* ctl-run.c */
 int		 cmd_run(struct ctl_args *);
 int		 cmd_submit(struct ctl_args *);
-int		 job_exit_status(json_object *);
+int		 job_exit_status(json_object *, int);
+json_object	*run_job(const struct run_spec *, json_object **);
+
+/* ctl-timeout.c */
+int		 cmd_timeout(struct ctl_args *);
+int		 timeout_main(const char *, int, char **);
 
 /* ctl-cmds.c */
 int		 cmd_wait(struct ctl_args *);

@@ -35,6 +35,22 @@ void		 jobd_set_max_line(struct jobd_client *, size_t);
 int		 jobd_send(struct jobd_client *, json_object *req);
 
 /*
+ * As jobd_send, and pass nfds descriptors (at most JOBD_CLIENT_MAX_FDS) with
+ * the line's first byte (SCM_RIGHTS), as a run request's "fds" names them.
+ * The descriptors stay open here: jobd receives copies.
+ */
+#define JOBD_CLIENT_MAX_FDS	3
+int		 jobd_send_fds(struct jobd_client *, json_object *req,
+		    const int *fds, int nfds);
+
+/*
+ * Bytes already read from the socket that jobd_recv has not returned yet. A
+ * caller that polls the socket must call jobd_recv while this is not 0: the
+ * next response may already be here, and poll() would not say so.
+ */
+size_t		 jobd_pending(struct jobd_client *);
+
+/*
  * Read the next response object; blocks. Returns a new reference, or NULL on
  * EOF (errno 0), on an I/O error (errno set), or on a malformed or too long
  * line (errno EBADMSG or EMSGSIZE).
@@ -56,8 +72,12 @@ int		 jobd_signal_number(const char *);
 /* 15 -> "TERM"; NULL if the number has no name. */
 const char	*jobd_signal_name(int);
 
-/* Decode a job object's "stdout"/"stderr" per its *_encoding into buf/len.
- * Returns a malloc'd buffer (caller frees) or NULL on error. */
+/*
+ * Decode a job object's "stdout"/"stderr" per its *_encoding into buf/len.
+ * Returns a malloc'd buffer (caller frees) or NULL on error. A stream that
+ * was passed to the job as a descriptor (encoding "passed") gives an empty
+ * buffer: its bytes went straight to that descriptor.
+ */
 unsigned char	*jobd_job_output(json_object *job, const char *stream,
 		    size_t *len);
 
