@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -201,6 +202,16 @@ e2e_teardown(void)
 		if (insts[i] != NULL)
 			stop_jobd(insts[i]);
 	}
+}
+
+void
+untrack_pid(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] == pid)
+			tracked[i] = 0;
 }
 
 void
@@ -1024,4 +1035,225 @@ read_pid(const char *path)
 
 	ck_assert_msg(read_pids(path, &pid, 1) == 1, "no pid in %s", path);
 	return (pid);
+}
+
+/*
+ * Programs with the stdio a test chooses.
+ */
+
+void
+proc_spec_init(struct proc_spec *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->fd[0] = ps->fd[1] = ps->fd[2] = -1;
+}
+
+/*
+ * Fork and exec ps->path (JOBCTL_BIN by default) with argv. The child gets
+ * exactly the three descriptors of ps (the others are closed), default
+ * signal dispositions and an empty mask, as from a shell: the harness
+ * ignores SIGPIPE, and an ignored signal would survive the exec.
+ */
+pid_t
+spawn_proc(const struct jobd_inst *ji, const struct proc_spec *ps,
+    const char *const argv[])
+{
+	const char	*path = ps->path != NULL ? ps->path : JOBCTL_BIN;
+	sigset_t	 none;
+	pid_t		 pid;
+	int		 fds[3], i, src;
+
+	pid = fork();
+	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* Out of the way of 0-2 first, so no dup2 clobbers another. */
+		for (i = 0; i < 3; i++) {
+			src = ps->fd[i];
+			if (src == -1)
+				src = open("/dev/null", i == 0 ? O_RDONLY :
+				    O_WRONLY);
+			if (src == -1 ||
+			    (fds[i] = fcntl(src, F_DUPFD_CLOEXEC, 10)) == -1)
+				_exit(120);
+		}
+		for (i = 0; i < 3; i++)
+			if (dup2(fds[i], i) == -1)
+				_exit(120);
+		closefrom(3);
+		for (i = 1; i < NSIG; i++)
+			signal(i, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (ji != NULL && setenv("JOBD_SOCKET", ji->sock, 1) == -1)
+			_exit(120);
+		for (i = 0; i < 8 && ps->env[i] != NULL; i++)
+			if (putenv((char *)ps->env[i]) != 0)
+				_exit(120);
+		if (ps->cwd != NULL && chdir(ps->cwd) == -1)
+			_exit(120);
+		execv(path, (char *const *)argv);
+		_exit(121);
+	}
+	track_pid(pid);
+	return (pid);
+}
+
+/* Reap pid within timeout_ms: 1 and its wait status, or 0. */
+int
+reap_within(pid_t pid, int *status, int timeout_ms)
+{
+	struct child	ch = { pid, 0 };
+
+	if (!wait_until(child_reaped, &ch, timeout_ms))
+		return (0);
+	untrack_pid(pid);
+	if (status != NULL)
+		*status = ch.status;
+	return (1);
+}
+
+/* Reap pid, normalised status; if it does not exit in time, fail. */
+int
+reap_or_kill(pid_t pid, int timeout_ms, const char *what)
+{
+	int	status;
+
+	if (!reap_within(pid, &status, timeout_ms)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		untrack_pid(pid);
+		ck_abort_msg("%s did not exit within %d ms", what, timeout_ms);
+	}
+	return (norm_status(status));
+}
+
+/* An exit status as a shell shows it: 128 + N for death by signal N. */
+int
+norm_status(int status)
+{
+	if (WIFEXITED(status))
+		return (WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return (128 + WTERMSIG(status));
+	return (-1);
+}
+
+void
+cloexec_pipe(int fds[2])
+{
+	ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe2: %s",
+	    strerror(errno));
+}
+
+/* Wait until deadline for fd to be readable (or at EOF); 0 if not. */
+static int
+poll_in(int fd, double deadline)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	double		left;
+	int		n;
+
+	for (;;) {
+		left = deadline - now_mono();
+		if (left < 0)
+			left = 0;
+		n = poll(&pfd, 1, (int)(left * 1000));
+		if (n == -1 && errno == EINTR)
+			continue;
+		return (n > 0);
+	}
+}
+
+/*
+ * Read from fd, appending to buf (cap bytes, kept NUL-terminated) from
+ * *len on, until needle has been read, EOF, a full buffer or timeout_ms.
+ * 1 if buf holds needle.
+ */
+int
+read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle,
+    int timeout_ms)
+{
+	double	deadline = now_mono() + timeout_ms / 1000.0;
+	ssize_t	n;
+
+	ck_assert(cap > 1 && *len < cap);
+	buf[*len] = '\0';
+	for (;;) {
+		if (needle != NULL &&
+		    memmem(buf, *len, needle, strlen(needle)) != NULL)
+			return (1);
+		if (*len + 1 >= cap || !poll_in(fd, deadline))
+			return (0);
+		n = read(fd, buf + *len, cap - 1 - *len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (0);
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+}
+
+/* Read fd to EOF (bounded): 1 at EOF, 0 on timeout or a full buffer. */
+int
+read_to_eof(int fd, char *buf, size_t cap, size_t *len, int timeout_ms)
+{
+	double	deadline = now_mono() + timeout_ms / 1000.0;
+	ssize_t	n;
+
+	ck_assert(cap > 1 && *len < cap);
+	buf[*len] = '\0';
+	for (;;) {
+		if (*len + 1 >= cap || !poll_in(fd, deadline))
+			return (0);
+		n = read(fd, buf + *len, cap - 1 - *len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return (1);
+		if (n == -1)
+			return (0);
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+}
+
+/* Write all of buf to fd (made non-blocking) within timeout_ms. */
+int
+write_all_within(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd	 pfd = { fd, POLLOUT, 0 };
+	const char	*p = buf;
+	double		 deadline = now_mono() + timeout_ms / 1000.0, left;
+	ssize_t		 n;
+	int		 fl;
+
+	fl = fcntl(fd, F_GETFL);
+	ck_assert(fl != -1 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != -1);
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			return (0);
+		left = deadline - now_mono();
+		if (left <= 0)
+			return (0);
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) == -1 &&
+		    errno != EINTR)
+			return (0);
+	}
+	return (1);
+}
+
+/* Whether a read on fd would not block right now (data or EOF). */
+int
+fd_readable(int fd)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+
+	return (poll(&pfd, 1, 0) > 0);
 }

@@ -98,6 +98,33 @@ int		 jis_null(json_object *, const char *);
 int		 run_jobctl(const struct jobd_inst *, double *elapsed,
 		    const char *, ...) __attribute__((sentinel));
 
+/*
+ * Any program (jobctl by default) with the stdio the test chooses: the
+ * child's signal dispositions and mask are reset, JOBD_SOCKET names ji's
+ * socket (unless ji is NULL), and the pid is tracked until reaped.
+ */
+struct proc_spec {
+	const char	*path;		/* executable; NULL: JOBCTL_BIN */
+	const char	*cwd;		/* NULL: the test's */
+	int		 fd[3];		/* stdin, stdout, stderr; -1: /dev/null */
+	const char	*env[8];	/* NAME=VALUE to set, NULL-terminated */
+};
+
+void		 proc_spec_init(struct proc_spec *);
+pid_t		 spawn_proc(const struct jobd_inst *, const struct proc_spec *,
+		    const char *const argv[]);
+int		 reap_within(pid_t, int *status, int timeout_ms);
+int		 reap_or_kill(pid_t, int timeout_ms, const char *what);
+int		 norm_status(int status);
+void		 untrack_pid(pid_t);
+void		 cloexec_pipe(int fds[2]);
+int		 read_until(int fd, char *buf, size_t cap, size_t *len,
+		    const char *needle, int timeout_ms);
+int		 read_to_eof(int fd, char *buf, size_t cap, size_t *len,
+		    int timeout_ms);
+int		 write_all_within(int fd, const void *, size_t, int timeout_ms);
+int		 fd_readable(int fd);
+
 /* Processes, from /proc: zombies count as dead. */
 char		 proc_state(pid_t);
 int		 pid_alive(pid_t);
