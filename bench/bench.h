@@ -114,18 +114,30 @@ bench_rss_kb(pid_t pid)
 	return (kb);
 }
 
-/* One request, one response that must be ok; dies otherwise. */
+/* The next response, which must be ok; dies otherwise. */
 static inline json_object *
-bench_call(struct jobd_client *jc, json_object *req)
+bench_recv_ok(struct jobd_client *jc)
 {
 	json_object	*resp, *ok;
 
-	if ((resp = jobd_call(jc, req)) == NULL)
-		err(1, "jobd_call");
+	if ((resp = jobd_recv(jc)) == NULL) {
+		if (errno == 0)
+			errx(1, "jobd closed the connection");
+		err(1, "jobd_recv");
+	}
 	if (!json_object_object_get_ex(resp, "ok", &ok) ||
 	    !json_object_get_boolean(ok))
 		errx(1, "jobd: %s", bench_errstr(resp));
 	return (resp);
+}
+
+/* One request, one response that must be ok; dies otherwise. */
+static inline json_object *
+bench_call(struct jobd_client *jc, json_object *req)
+{
+	if (jobd_send(jc, req) == -1)
+		err(1, "jobd_send");
+	return (bench_recv_ok(jc));
 }
 
 /* Ping; returns jobd's pid. */

@@ -353,7 +353,7 @@ static void
 run_jobd(const char *sock, const char *self, int k, double t, double step)
 {
 	struct jobd_client	*jc;
-	json_object		*req, *argv, *resp, *ok, *tag, *job, *st, *out;
+	json_object		*req, *argv, *resp, *tag, *job, *st, *out;
 	double			*sig, *dead, *exec, first = 0, last = 0;
 	double			 started, ended, timeout, tstart, tsig, deadline;
 	unsigned char		*seen;
@@ -389,14 +389,7 @@ run_jobd(const char *sock, const char *self, int k, double t, double step)
 	json_object_put(req);
 
 	while (results < k) {
-		if ((resp = jobd_recv(jc)) == NULL) {
-			if (errno == 0)
-				errx(1, "jobd closed the connection");
-			err(1, "jobd_recv");
-		}
-		if (!json_object_object_get_ex(resp, "ok", &ok) ||
-		    !json_object_get_boolean(ok))
-			errx(1, "jobd: %s", bench_errstr(resp));
+		resp = bench_recv_ok(jc);
 		if (!json_object_object_get_ex(resp, "tag", &tag) ||
 		    (i = json_object_get_int64(tag)) < 0 || i >= k)
 			errx(1, "response with a tag we did not send: %s",

@@ -178,7 +178,7 @@ static void
 run_jobd(struct jobd_client *jc, int n, int conc, int64_t tag0,
     unsigned char *seen, pid_t server, struct sample *s)
 {
-	json_object	*req, *argv, *resp, *ok, *tag;
+	json_object	*req, *argv, *resp, *tag;
 	uint64_t	 t0, t1;
 	double		 c0, j0;
 	int64_t		 t;
@@ -204,14 +204,7 @@ run_jobd(struct jobd_client *jc, int n, int conc, int64_t tag0,
 			sent++;
 			inflight++;
 		}
-		if ((resp = jobd_recv(jc)) == NULL) {
-			if (errno == 0)
-				errx(1, "jobd closed the connection");
-			err(1, "jobd_recv");
-		}
-		if (!json_object_object_get_ex(resp, "ok", &ok) ||
-		    !json_object_get_boolean(ok))
-			errx(1, "jobd: %s", bench_errstr(resp));
+		resp = bench_recv_ok(jc);
 		if (!json_object_object_get_ex(resp, "tag", &tag) ||
 		    (t = json_object_get_int64(tag) - tag0) < 0 || t >= sent)
 			errx(1, "response with a tag we did not send: %s",
