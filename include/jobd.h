@@ -35,6 +35,7 @@ struct jobd_config {
 	size_t		 max_reply_buffer;	/* per connection, bytes */
 	unsigned int	 job_umask;
 	double		 shutdown_grace;	/* bound for flushing replies */
+	char		*containment;		/* auto, cgroup2 or pgid */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -102,12 +103,34 @@ int		 output_fd(struct output *);
 const char	*output_data(struct output *, size_t *len);
 uint64_t	 output_dropped(struct output *);
 
+/* contain.c */
+enum contain_tier {
+	TIER_CGROUP2,
+	TIER_PGID,
+};
+struct container;
+int		 contain_parse_tier(const char *, int *);
+int		 contain_init(int want, const char *ident);
+void		 contain_fini(void);
+enum contain_tier contain_tier(void);
+const char	*contain_tier_name(enum contain_tier);
+const char	*contain_cgroup_dir(void);
+struct container *container_new(uint64_t id, char *err, size_t);
+int		 container_join_fd(struct container *);
+void		 container_spawned(struct container *, pid_t);
+void		 container_free(struct container *);
+int		 container_signal(struct container *, int sig, int cont);
+int		 container_kill(struct container *);
+int		 container_empty(struct container *, int thorough);
+int		 container_count(struct container *, int *escaped);
+
 /* spawn.c */
 struct spawn_req {
 	char *const	*argv;
 	char *const	*envp;
 	const char	*cwd;
 	int		 fd_in, fd_out, fd_err;
+	int		 cgroup_fd;	/* cgroup.procs to join, or -1 */
 	mode_t		 umask;
 };
 struct spawn_err {
@@ -148,6 +171,7 @@ int		 job_signal(struct job *);
 double		 job_kill_after(struct job *);
 void		 job_set_flag_killed(struct job *);
 void		 job_set_leftovers(struct job *, int);
+void		 job_set_unkillable(struct job *);
 json_object	*job_to_json(struct job *, int full);
 json_object	*job_list_json(void);
 int		 job_add_waiter(struct job *, struct conn *, json_object *tag,
@@ -168,19 +192,18 @@ int		 job_state_valid(enum job_state, enum job_state);
 
 /* kill.c */
 struct killer;
-struct killer	*killer_new(struct job *, pid_t pgid);
+struct killer	*killer_new(struct job *, struct container *);
 void		 killer_free(struct killer *);
-/* Start the sequence: sig + SIGCONT to the group, SIGKILL after grace. */
+/* Start the sequence: sig + SIGCONT to the job, SIGKILL after grace. */
 void		 killer_start(struct killer *, int sig, double grace,
 		     const char *reason);
-/* SIGKILL the group now. */
+/* SIGKILL the job now. */
 void		 killer_kill_now(struct killer *, const char *reason);
-/* One signal to the group, as is. */
+/* One signal to the job, as is. */
 void		 killer_send(struct killer *, int sig, const char *reason);
-/* 1 if no process of the group is left. */
+/* 1 if no process of the job is left. */
 int		 killer_group_empty(struct killer *);
-int		 killer_count_group(pid_t pgid);
-/* Watch the group until it is empty, then call job_group_gone(). */
+/* Watch the job until it is empty, then call job_group_gone(). */
 void		 killer_watch(struct killer *);
 int		 killer_active(struct killer *);
 

@@ -18,7 +18,9 @@
 #include "log.h"
 #include "xmalloc.h"
 
-enum opt_type { OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE };
+enum opt_type {
+	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER
+};
 
 struct opt {
 	const char	*name;
@@ -56,6 +58,8 @@ static const struct opt opts[] = {
 	  "umask of every job" },
 	{ "shutdown_grace", OPT_DURATION, OFF(shutdown_grace), 0, 3600, "2s",
 	  "on shutdown, how long clients get to read their last replies" },
+	{ "containment", OPT_TIER, OFF(containment), 0, 0, "auto",
+	  "how jobs are contained: auto (strongest available), cgroup2, pgid" },
 };
 
 struct jobd_config cfg;
@@ -94,11 +98,21 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 	void	*p = (char *)c + o->off;
 	double	 v = 0;
 	char	*end;
+	int	 t;
 
 	switch (o->type) {
 	case OPT_STRING:
 		free(*(char **)p);
 		*(char **)p = *val != '\0' ? xstrdup(val) : NULL;
+		return (0);
+	case OPT_TIER:
+		if (contain_parse_tier(val, &t) == -1) {
+			snprintf(err, errlen, "%s: '%s' is not one of auto, "
+			    "cgroup2, pgid", o->name, val);
+			return (-1);
+		}
+		free(*(char **)p);
+		*(char **)p = xstrdup(val);
 		return (0);
 	case OPT_SIZE:
 		if (parse_size(val, &v) == -1) {
@@ -262,6 +276,7 @@ config_print(const struct jobd_config *c, FILE *f)
 		fprintf(f, "%s = ", opts[i].name);
 		switch (opts[i].type) {
 		case OPT_STRING:
+		case OPT_TIER:
 			fprintf(f, "%s", *(char *const *)p ? *(char *const *)p : "");
 			break;
 		case OPT_SIZE:

@@ -1,11 +1,12 @@
 /*
  * Jobs: the table, the state machine, and the result.
  *
- * A job ends only when its leader has been reaped AND its process group is
- * empty; then its pipes are drained (every writer in the group is dead, so
- * what they wrote is in the pipe) and the result is final. A grandchild that
- * escaped the group and holds a pipe open cannot delay the result: the pipe is
- * read until empty, not until EOF.
+ * A job ends only when its leader has been reaped AND its container (a
+ * cgroup, or the process group: contain.c) is empty; then its pipes are
+ * drained (every writer in the job is dead, so what they wrote is in the
+ * pipe) and the result is final. In the pgid tier, a grandchild that escaped
+ * the group and holds a pipe open cannot delay the result: the pipe is read
+ * until empty, not until EOF.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -48,9 +49,12 @@ struct job {
 	int			 leftovers_checked;
 	int			 group_gone;
 	int			 timed_out, cancelled, killed, leftovers;
+	int			 escaped;	/* leftovers out of the group */
+	int			 unkillable;
 	int			 err;
 	char			*errmsg;
 
+	struct container	*ct;
 	struct killer		*killer;
 	struct event		*deadline_ev;
 	struct output		*out[2];	/* NULL: passed, not captured */
@@ -196,6 +200,12 @@ job_set_leftovers(struct job *job, int n)
 	job->leftovers = n;
 }
 
+void
+job_set_unkillable(struct job *job)
+{
+	job->unkillable = 1;
+}
+
 struct job *
 job_find(uint64_t id)
 {
@@ -334,6 +344,7 @@ job_start(struct run_req *r, struct conn *c)
 	struct spawn_req	 sr;
 	struct spawn_err	 se;
 	int			 child[3];
+	char			 err[512];
 
 	job->id = ++next_id;
 	job->state = JOB_RUNNING;
@@ -354,6 +365,12 @@ job_start(struct run_req *r, struct conn *c)
 	TAILQ_INSERT_TAIL(&live_jobs, job, entry);
 	nlive++;
 
+	if ((job->ct = container_new(job->id, err, sizeof(err))) == NULL) {
+		se.err = errno;
+		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
+		job_fail(job, se.err, err);
+		return (job);
+	}
 	if (job_pipes(job, r, child) == -1) {
 		se.err = errno;
 		snprintf(se.msg, sizeof(se.msg), "pipe: %s", strerror(errno));
@@ -369,8 +386,10 @@ job_start(struct run_req *r, struct conn *c)
 	sr.fd_out = child[1];
 	sr.fd_err = child[2];
 	sr.umask = (mode_t)cfg.job_umask;
+	sr.cgroup_fd = container_join_fd(job->ct);
 	job->pid = spawn_job(&sr, &se);
 	job_close_child_fds(child);
+	container_spawned(job->ct, job->pid);
 	if (job->pid == -1) {
 		job->pid = 0;
 		log_info("job %llu: spawn failed: %s",
@@ -380,7 +399,7 @@ job_start(struct run_req *r, struct conn *c)
 	}
 	RB_INSERT(job_pids, &pids, job);
 	job->in_pid_tree = 1;
-	job->killer = killer_new(job, job->pid);
+	job->killer = killer_new(job, job->ct);
 	job_arm(job);
 	job_log_start(job, c != NULL ? conn_uid(c) : getuid());
 	return (job);
@@ -537,12 +556,14 @@ job_check_groups(void)
 			continue;
 		job->leftovers_checked = 1;
 		if (job->state == JOB_RUNNING) {
-			job->leftovers = killer_count_group(job->pid);
+			job->leftovers = container_count(job->ct,
+			    &job->escaped);
 			if (job->leftovers < 0)
 				job->leftovers = 0;
 			log_info("job %llu: leader exited, %d processes left "
-			    "in its group", (unsigned long long)job->id,
-			    job->leftovers);
+			    "(%d out of its process group)",
+			    (unsigned long long)job->id, job->leftovers,
+			    job->escaped);
 			job_begin_kill(job, job->sig, KILL_LEFTOVERS);
 		} else
 			killer_watch(job->killer);
@@ -605,6 +626,8 @@ job_finish(struct job *job)
 	job->ended_at = wall_now();
 	killer_free(job->killer);
 	job->killer = NULL;
+	container_free(job->ct);
+	job->ct = NULL;
 	if (job->deadline_ev != NULL) {
 		event_free(job->deadline_ev);
 		job->deadline_ev = NULL;
@@ -766,6 +789,8 @@ job_add_result(struct job *job, json_object *o)
 	    json_object_new_boolean(job->killed));
 	json_object_object_add(o, "leftovers",
 	    json_object_new_int(job->leftovers));
+	json_object_object_add(o, "escaped", job->escaped >= 0 ?
+	    json_object_new_int(job->escaped) : NULL);
 	json_object_object_add(o, "user_cpu", json_object_new_double(
 	    (double)job->ru.ru_utime.tv_sec +
 	    (double)job->ru.ru_utime.tv_usec / 1e6));
@@ -815,6 +840,8 @@ job_to_json(struct job *job, int full)
 	    json_double_or_null(!job_done(job), job->ended_at));
 	json_object_object_add(o, "duration",
 	    json_object_new_double(job_duration(job)));
+	json_object_object_add(o, "unkillable",
+	    json_object_new_boolean(job->unkillable));
 	if (!full)
 		return (o);
 	json_object_object_add(o, "timeout",

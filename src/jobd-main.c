@@ -68,6 +68,7 @@ main(int argc, char **argv)
 {
 	const char	*conffile = NULL, *sockarg = NULL;
 	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0, debug = 0;
+	int		 tier;
 
 	while ((ch = getopt(argc, argv, "df:hns:v")) != -1) {
 		switch (ch) {
@@ -120,8 +121,15 @@ main(int argc, char **argv)
 	spawn_init();	/* after every change to signal dispositions */
 	if (control_listen(sockarg) == -1)
 		exit(1);
-	log_info("jobd %s listening on %s (pid %ld, containment pgid)",
-	    JOBD_VERSION, control_path(), (long)getpid());
+	/* Only once the socket is ours: it names the containers to reclaim. */
+	if (contain_parse_tier(cfg.containment, &tier) == -1 ||
+	    contain_init(tier, control_path()) == -1) {
+		control_close();
+		exit(1);
+	}
+	log_info("jobd %s listening on %s (pid %ld, containment %s)",
+	    JOBD_VERSION, control_path(), (long)getpid(),
+	    contain_tier_name(contain_tier()));
 
 	if (event_base_dispatch(base) == -1)
 		fatalx("event_base_dispatch failed");
@@ -129,10 +137,12 @@ main(int argc, char **argv)
 	control_close();
 	conn_free_all();
 	job_prune(1);
+	contain_fini();
 	reap_free();
 	server_free();
 	event_base_free(base);
 	free(cfg.socket_path);
+	free(cfg.containment);
 	log_info("exiting");
 	return (0);
 }

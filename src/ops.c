@@ -122,7 +122,10 @@ op_ping(struct conn *c, json_object *req, json_object *tag)
 	    json_object_new_int(JOBD_PROTOCOL_VERSION));
 	json_object_object_add(resp, "pid", json_object_new_int(getpid()));
 	json_object_object_add(resp, "containment",
-	    json_object_new_string("pgid"));
+	    json_object_new_string(contain_tier_name(contain_tier())));
+	if (contain_cgroup_dir() != NULL)
+		json_object_object_add(resp, "cgroup",
+		    json_object_new_string(contain_cgroup_dir()));
 	reply(c, resp);
 }
 

@@ -109,6 +109,9 @@ child_main(void *arg)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 		child_fail(a, "sigprocmask", errno);
+	/* Into the job's cgroup before anything of the job can run. */
+	if (r->cgroup_fd != -1 && write(r->cgroup_fd, "0", 1) != 1)
+		child_fail(a, "cgroup", errno);
 	if (setsid() == -1)
 		child_fail(a, "setsid", errno);
 	if (child_dup(r->fd_in, 0) == -1 || child_dup(r->fd_out, 1) == -1 ||

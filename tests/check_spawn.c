@@ -46,6 +46,7 @@ run(char *const *argv, const char *cwd, struct run *r, struct spawn_err *se)
 	req.fd_out = p[1];
 	req.fd_err = p[1];
 	req.umask = 027;
+	req.cgroup_fd = -1;
 	r->pid = spawn_job(&req, se);
 	close(p[1]);
 	close(devnull);
