@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 struct conn;
 struct job;
+struct spawn_req;
 
 /* config.c */
 struct jobd_config {
@@ -106,6 +108,8 @@ uint64_t	 output_dropped(struct output *);
 /* contain.c */
 enum contain_tier {
 	TIER_CGROUP2,
+	TIER_PIDNS,
+	TIER_SUBREAPER,
 	TIER_PGID,
 };
 struct container;
@@ -115,14 +119,38 @@ void		 contain_fini(void);
 enum contain_tier contain_tier(void);
 const char	*contain_tier_name(enum contain_tier);
 const char	*contain_cgroup_dir(void);
-struct container *container_new(uint64_t id, char *err, size_t);
-int		 container_join_fd(struct container *);
-void		 container_spawned(struct container *, pid_t);
+struct container *container_new(struct job *, uint64_t id, char *err,
+		     size_t);
+void		 container_spawn_req(struct container *, struct spawn_req *);
+void		 container_spawned(struct container *, pid_t waitpid,
+		     pid_t leader);
+/* The pid jobd waited for is reaped: the leader's status, if this tier
+ * hides it behind a shim (else status is left as it is). */
+void		 container_reaped(struct container *, int *status,
+		     struct rusage *);
 void		 container_free(struct container *);
 int		 container_signal(struct container *, int sig, int cont);
 int		 container_kill(struct container *);
 int		 container_empty(struct container *, int thorough);
 int		 container_count(struct container *, int *escaped);
+
+/* shim.c: what the shim tells jobd when the leader is reaped. */
+#define SHIM_REPORT_MAGIC	0x6a6f6264
+struct shim_report {
+	int32_t		magic;
+	int32_t		status;
+	int32_t		leftovers, escaped;
+	struct rusage	ru;
+};
+/* jobd to shim: SHIM_SIGNAL with this sigqueue data. */
+#define SHIM_SIGNAL		(SIGRTMIN + 2)
+#define SHIM_MAGIC		0x4a440000U
+#define SHIM_MAGIC_MASK		0xffff0000U
+#define SHIM_FLAGS_MASK		0x0000ff00
+#define SHIM_SIG_MASK		0x000000ff
+#define SHIM_CONT		0x0100	/* SIGCONT after the signal */
+#define SHIM_KILL_ALL		0x0200	/* SIGKILL everything, then exit */
+int		 shim_main(int, char **);
 
 /* spawn.c */
 struct spawn_req {
@@ -131,6 +159,10 @@ struct spawn_req {
 	const char	*cwd;
 	int		 fd_in, fd_out, fd_err;
 	int		 cgroup_fd;	/* cgroup.procs to join, or -1 */
+	int		 tier;		/* TIER_PIDNS, TIER_SUBREAPER: a shim */
+	int		 report_fd;	/* the shim's fd 3 */
+	int		 exe_fd;	/* jobd's binary, for the shim */
+	pid_t		 leader;	/* out: the job's own pid */
 	mode_t		 umask;
 };
 struct spawn_err {
@@ -139,7 +171,8 @@ struct spawn_err {
 	char		 msg[512];
 };
 void		 spawn_init(void);
-pid_t		 spawn_job(const struct spawn_req *, struct spawn_err *);
+/* Returns the pid to wait for: the job's, or its shim's. */
+pid_t		 spawn_job(struct spawn_req *, struct spawn_err *);
 
 /* job.c */
 enum job_state {
@@ -184,6 +217,8 @@ void		 job_cancel_all(void);
 void		 job_kill_all_now(void);
 unsigned int	 job_live_count(void);
 void		 job_reaped(struct job *, int status, const struct rusage *);
+void		 job_leader_report(struct job *, int status,
+		     const struct rusage *);
 void		 job_group_gone(struct job *);
 void		 job_check_groups(void);
 void		 job_prune(int all);

@@ -7,6 +7,12 @@
  *		another cgroup's cgroup.procs (root) can move out. Signals go to
  *		each member through a pidfd, never to a number; SIGKILL goes to
  *		all of them at once through cgroup.kill (Linux 5.14).
+ * pidns	a PID namespace per job (with a user namespace when jobd is not
+ *		root), under a shim as its pid 1 (shim.c). Nothing leaves a PID
+ *		namespace; SIGKILL to its init kills all of it.
+ * subreaper	a shim per job that is a child subreaper: every orphan of the
+ *		job comes back to it, and it kills the tree below it in a loop.
+ *		A process of the job's uid can kill the shim and escape.
  * pgid		the job's session and process group. A process that calls
  *		setsid() leaves it, and jobd cannot find it again.
  *
@@ -17,6 +23,7 @@
  */
 #include <sys/types.h>
 #include <sys/inotify.h>
+#include <sys/wait.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 
@@ -24,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +47,22 @@
 #define STALE_WAIT_MS	2000	/* for a previous jobd's jobs to die */
 
 struct container {
-	uint64_t	 id;
-	pid_t		 pgid;		/* the leader's pid, once spawned */
-	int		 dfd;		/* the job's cgroup, or -1 */
-	int		 join_fd;	/* its cgroup.procs, until spawned */
-	int		 wd;		/* inotify watch on cgroup.events */
-	char		 name[32];	/* "job-<id>" */
+	struct job		*job;
+	uint64_t		 id;
+	pid_t			 pgid;		/* the leader's pid */
+	int			 dfd;		/* the job's cgroup, or -1 */
+	int			 join_fd;	/* its cgroup.procs, to spawn */
+	int			 wd;		/* watch on cgroup.events */
+	char			 name[32];	/* "job-<id>" */
+
+	/* Shim tiers. */
+	pid_t			 shim;
+	int			 shim_fd;	/* pidfd of the shim */
+	int			 rep_fd[2];	/* the report pipe */
+	struct event		*rep_ev;
+	int			 have_report;
+	int			 gone;		/* shim reaped */
+	struct shim_report	 rep;
 };
 
 static enum contain_tier	 tier = TIER_PGID;
@@ -53,11 +71,20 @@ static char			*cg_rel;	/* as /proc/PID/cgroup says */
 static int			 cg_root_fd = -1;
 static int			 in_fd = -1;	/* inotify, for all jobs */
 static struct event		*in_ev;
+static int			 exe_fd = -1;	/* jobd itself, for shims */
 
 static const char *tier_names[] = {
 	[TIER_CGROUP2] = "cgroup2",
+	[TIER_PIDNS] = "pidns",
+	[TIER_SUBREAPER] = "subreaper",
 	[TIER_PGID] = "pgid",
 };
+
+static int
+tier_shim(void)
+{
+	return (tier == TIER_PIDNS || tier == TIER_SUBREAPER);
+}
 
 const char *
 contain_tier_name(enum contain_tier t)
@@ -84,6 +111,10 @@ contain_parse_tier(const char *s, int *t)
 		*t = -1;
 	else if (strcmp(s, "cgroup2") == 0)
 		*t = TIER_CGROUP2;
+	else if (strcmp(s, "pidns") == 0)
+		*t = TIER_PIDNS;
+	else if (strcmp(s, "subreaper") == 0)
+		*t = TIER_SUBREAPER;
 	else if (strcmp(s, "pgid") == 0)
 		*t = TIER_PGID;
 	else
@@ -469,6 +500,79 @@ cg_teardown(void)
 	cg_root = cg_rel = NULL;
 }
 
+static char	probe_stack[16384] __attribute__((aligned(64)));
+
+static int
+probe_child(void *arg)
+{
+	_exit(0);
+}
+
+/* Can we make a PID namespace (with a user namespace if not root)? */
+static int
+pidns_probe(char *why, size_t len)
+{
+	int	flags = CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD;
+	pid_t	pid;
+
+	if (geteuid() != 0)
+		flags |= CLONE_NEWUSER;
+	if ((pid = clone(probe_child, probe_stack + sizeof(probe_stack),
+	    flags, NULL)) == -1) {
+		snprintf(why, len, "clone(CLONE_NEWPID%s): %s",
+		    geteuid() != 0 ? "|CLONE_NEWUSER" : "", strerror(errno));
+		return (-1);
+	}
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	return (0);
+}
+
+/* The shim is jobd itself, exec'd from this fd: no path to look up, and
+ * the same binary even if the file is replaced meanwhile. */
+static int
+shim_setup(enum contain_tier t, char *why, size_t len)
+{
+	if (t == TIER_PIDNS && pidns_probe(why, len) == -1)
+		return (-1);
+	if (exe_fd == -1 && (exe_fd = open("/proc/self/exe",
+	    O_PATH | O_CLOEXEC)) == -1) {
+		snprintf(why, len, "/proc/self/exe: %s", strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+tier_setup(enum contain_tier t, const char *ident, char *why, size_t len)
+{
+	switch (t) {
+	case TIER_CGROUP2:
+		if (cg_setup(ident, why, len) == 0) {
+			cg_sweep();
+			return (0);
+		}
+		cg_teardown();
+		return (-1);
+	case TIER_PIDNS:
+	case TIER_SUBREAPER:
+		return (shim_setup(t, why, len));
+	case TIER_PGID:
+		return (0);
+	}
+	return (-1);
+}
+
+static const char *tier_limits[] = {
+	[TIER_CGROUP2] = "no process of a job can leave it (unless it may "
+	    "manage cgroups: root)",
+	[TIER_PIDNS] = "no process of a job can leave it; jobs see their own "
+	    "PID namespace",
+	[TIER_SUBREAPER] = "a process of a job that kills its shim escapes; "
+	    "killing is a loop, not atomic",
+	[TIER_PGID] = "a process that calls setsid() escapes its job",
+};
+
 /*
  * Pick the strongest tier available, or the one asked for (want >= 0). Call
  * once this jobd owns its socket: it kills what a previous jobd on the same
@@ -477,29 +581,30 @@ cg_teardown(void)
 int
 contain_init(int want, const char *ident)
 {
-	char	why[512];
+	char			why[512];
+	enum contain_tier	t;
 
-	if (want == TIER_PGID) {
-		tier = TIER_PGID;
-		log_info("containment pgid, as configured: a process that calls "
-		    "setsid() escapes its job");
-		return (0);
+	if (want >= 0) {
+		if (tier_setup((enum contain_tier)want, ident, why,
+		    sizeof(why)) == -1) {
+			log_warnx("containment %s was asked for and is not "
+			    "available: %s", tier_names[want], why);
+			return (-1);
+		}
+		tier = (enum contain_tier)want;
+	} else {
+		for (t = TIER_CGROUP2; t < TIER_PGID; t++) {
+			if (tier_setup(t, ident, why, sizeof(why)) == 0)
+				break;
+			log_info("containment %s not available: %s",
+			    tier_names[t], why);
+		}
+		tier = t;
 	}
-	if (cg_setup(ident, why, sizeof(why)) == 0) {
-		tier = TIER_CGROUP2;
-		cg_sweep();
+	if (tier == TIER_CGROUP2)
 		log_info("containment cgroup2: job cgroups in %s", cg_root);
-		return (0);
-	}
-	cg_teardown();
-	if (want == TIER_CGROUP2) {
-		log_warnx("containment cgroup2 was asked for and is not "
-		    "available: %s", why);
-		return (-1);
-	}
-	tier = TIER_PGID;
-	log_warnx("containment pgid: a process that calls setsid() escapes "
-	    "its job (cgroup2 not available: %s)", why);
+	(tier == TIER_PGID ? log_warnx : log_info)("containment %s: %s",
+	    tier_names[tier], tier_limits[tier]);
 	return (0);
 }
 
@@ -507,6 +612,9 @@ contain_init(int want, const char *ident)
 void
 contain_fini(void)
 {
+	if (exe_fd != -1)
+		close(exe_fd);
+	exe_fd = -1;
 	if (tier != TIER_CGROUP2 || cg_root == NULL)
 		return;
 	cg_sweep();
@@ -516,14 +624,26 @@ contain_fini(void)
 }
 
 struct container *
-container_new(uint64_t id, char *err, size_t len)
+container_new(struct job *job, uint64_t id, char *err, size_t len)
 {
 	struct container	*c = xcalloc(1, sizeof(*c));
 	char			 path[PATH_MAX];
 
+	c->job = job;
 	c->id = id;
-	c->dfd = c->join_fd = c->wd = -1;
+	c->dfd = c->join_fd = c->wd = c->shim_fd = -1;
+	c->rep_fd[0] = c->rep_fd[1] = -1;
 	snprintf(c->name, sizeof(c->name), "job-%llu", (unsigned long long)id);
+	if (tier_shim()) {
+		if (pipe2(c->rep_fd, O_CLOEXEC) == -1 ||
+		    fd_set_nonblock(c->rep_fd[0]) == -1) {
+			snprintf(err, len, "shim report pipe: %s",
+			    strerror(errno));
+			container_free(c);
+			return (NULL);
+		}
+		return (c);
+	}
 	if (tier != TIER_CGROUP2)
 		return (c);
 
@@ -551,26 +671,102 @@ fail:
 	return (NULL);
 }
 
-int
-container_join_fd(struct container *c)
+void
+container_spawn_req(struct container *c, struct spawn_req *sr)
 {
-	return (c->join_fd);
+	sr->cgroup_fd = c->join_fd;
+	sr->tier = tier;
+	sr->report_fd = c->rep_fd[1];
+	sr->exe_fd = exe_fd;
+}
+
+static int
+shim_read_report(struct container *c)
+{
+	ssize_t	n;
+
+	if (c->have_report)
+		return (1);
+	while ((n = read(c->rep_fd[0], &c->rep, sizeof(c->rep))) == -1 &&
+	    errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(c->rep) && c->rep.magic == SHIM_REPORT_MAGIC)
+		c->have_report = 1;
+	else if (n > 0)
+		log_warnx("job %llu: garbled report from the shim (%zd bytes)",
+		    (unsigned long long)c->id, n);
+	return (c->have_report);
+}
+
+static void
+shim_report_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct container	*c = arg;
+
+	/* One report, or EOF: the shim died without one. */
+	event_del(c->rep_ev);
+	if (shim_read_report(c))
+		job_leader_report(c->job, c->rep.status, &c->rep.ru);
 }
 
 void
-container_spawned(struct container *c, pid_t pid)
+container_spawned(struct container *c, pid_t wait_pid, pid_t leader)
 {
-	c->pgid = pid;
+	c->pgid = leader;
 	if (c->join_fd != -1 && close(c->join_fd) == -1)
 		log_warn("%s: close", __func__);
 	c->join_fd = -1;
+	if (!tier_shim())
+		return;
+	if (close(c->rep_fd[1]) == -1)
+		log_warn("%s: close", __func__);
+	c->rep_fd[1] = -1;
+	if (wait_pid == -1)
+		return;
+	c->shim = wait_pid;
+	/* Our unreaped child: its pid cannot be reused before we reap it. */
+	if ((c->shim_fd = pidfd_open(wait_pid, 0)) == -1)
+		log_warn("job %llu: pidfd_open shim %ld",
+		    (unsigned long long)c->id, (long)wait_pid);
+	if ((c->rep_ev = event_new(base, c->rep_fd[0], EV_READ | EV_PERSIST,
+	    shim_report_cb, c)) == NULL || event_add(c->rep_ev, NULL) == -1)
+		fatalx("%s: event", __func__);
+}
+
+void
+container_reaped(struct container *c, int *status, struct rusage *ru)
+{
+	if (!tier_shim() || c->gone)
+		return;
+	c->gone = 1;
+	if (c->shim_fd != -1)
+		close(c->shim_fd);
+	c->shim_fd = -1;
+	if (!(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) &&
+	    !(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL))
+		log_warnx("job %llu: shim %ld ended with status 0x%x",
+		    (unsigned long long)c->id, (long)c->shim, *status);
+	if (shim_read_report(c)) {
+		*status = c->rep.status;
+		*ru = c->rep.ru;
+	} else
+		*status = SIGKILL;	/* killed with its shim */
 }
 
 void
 container_free(struct container *c)
 {
+	int	i;
+
 	if (c == NULL)
 		return;
+	if (c->rep_ev != NULL)
+		event_free(c->rep_ev);
+	for (i = 0; i < 2; i++)
+		if (c->rep_fd[i] != -1)
+			close(c->rep_fd[i]);
+	if (c->shim_fd != -1)
+		close(c->shim_fd);
 	if (c->join_fd != -1)
 		close(c->join_fd);
 	if (c->dfd != -1) {
@@ -662,12 +858,42 @@ sig_one(pid_t pid, void *arg)
  * Members forked meanwhile show up in a re-read of cgroup.procs, as
  * systemd's cg_kill does. Returns how many processes were signalled.
  */
+/* Tell the shim: sig to everyone in the job, or SIGKILL to all. */
+static int
+shim_send(struct container *c, int sig, int flags)
+{
+	siginfo_t	si;
+
+	if (c->gone || c->shim_fd == -1)
+		return (0);
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SHIM_SIGNAL;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = (int)(SHIM_MAGIC | (unsigned int)flags |
+	    (unsigned int)sig);
+	if (pidfd_send_signal(c->shim_fd, SHIM_SIGNAL, &si, 0) == -1) {
+		if (errno != ESRCH)
+			log_warn("job %llu: signal to shim %ld",
+			    (unsigned long long)c->id, (long)c->shim);
+		return (0);
+	}
+	return (1);
+}
+
 int
 container_signal(struct container *c, int sig, int cont)
 {
 	struct sig_ctx	x;
 	int		round;
 
+	if (tier_shim()) {
+		if (sig == SIGKILL)
+			return (container_kill(c));
+		return (shim_send(c, sig, cont && sig != SIGCONT ?
+		    SHIM_CONT : 0));
+	}
 	if (tier != TIER_CGROUP2 || c->dfd == -1) {
 		if (killpg(c->pgid, sig) == -1) {
 			if (errno != ESRCH)
@@ -702,6 +928,20 @@ container_signal(struct container *c, int sig, int cont)
 int
 container_kill(struct container *c)
 {
+	if (tier == TIER_PIDNS) {
+		/* The namespace's init: the kernel kills all of it. */
+		if (c->gone || c->shim_fd == -1)
+			return (0);
+		if (pidfd_send_signal(c->shim_fd, SIGKILL, NULL, 0) == -1) {
+			if (errno != ESRCH)
+				log_warn("job %llu: SIGKILL to shim",
+				    (unsigned long long)c->id);
+			return (0);
+		}
+		return (1);
+	}
+	if (tier == TIER_SUBREAPER)
+		return (shim_send(c, SIGKILL, SHIM_KILL_ALL));
 	if (tier != TIER_CGROUP2 || c->dfd == -1) {
 		if (killpg(c->pgid, SIGKILL) == -1) {
 			if (errno != ESRCH)
@@ -765,6 +1005,8 @@ pgid_count(pid_t pgid)
 int
 container_empty(struct container *c, int thorough)
 {
+	if (tier_shim())
+		return (c->gone || c->shim == 0);
 	if (tier == TIER_CGROUP2 && c->dfd != -1)
 		return (cg_empty(c->dfd) == 1);
 	if (killpg(c->pgid, 0) == -1 && errno == ESRCH)
@@ -815,6 +1057,12 @@ container_count(struct container *c, int *escaped)
 	struct count_ctx	x;
 
 	*escaped = -1;
+	if (tier_shim()) {
+		if (!c->have_report)
+			return (-1);
+		*escaped = c->rep.escaped;
+		return (c->rep.leftovers);
+	}
 	if (tier != TIER_CGROUP2 || c->dfd == -1)
 		return (pgid_count(c->pgid));
 	memset(&x, 0, sizeof(x));

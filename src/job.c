@@ -35,7 +35,8 @@ struct job {
 	uint64_t		 id;
 	enum job_state		 state;
 	char			**argv;
-	pid_t			 pid;
+	pid_t			 pid;		/* the leader */
+	pid_t			 wait_pid;	/* the leader, or its shim */
 	double			 timeout;
 	double			 kill_after;
 	int			 sig;
@@ -123,7 +124,7 @@ job_cmp_id(struct job *a, struct job *b)
 static int
 job_cmp_pid(struct job *a, struct job *b)
 {
-	return (a->pid < b->pid ? -1 : a->pid > b->pid);
+	return (a->wait_pid < b->wait_pid ? -1 : a->wait_pid > b->wait_pid);
 }
 
 void
@@ -220,7 +221,7 @@ job_find_pid(pid_t pid)
 {
 	struct job	key;
 
-	key.pid = pid;
+	key.wait_pid = pid;
 	return (RB_FIND(job_pids, &pids, &key));
 }
 
@@ -365,7 +366,7 @@ job_start(struct run_req *r, struct conn *c)
 	TAILQ_INSERT_TAIL(&live_jobs, job, entry);
 	nlive++;
 
-	if ((job->ct = container_new(job->id, err, sizeof(err))) == NULL) {
+	if ((job->ct = container_new(job, job->id, err, sizeof(err))) == NULL) {
 		se.err = errno;
 		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
 		job_fail(job, se.err, err);
@@ -386,12 +387,13 @@ job_start(struct run_req *r, struct conn *c)
 	sr.fd_out = child[1];
 	sr.fd_err = child[2];
 	sr.umask = (mode_t)cfg.job_umask;
-	sr.cgroup_fd = container_join_fd(job->ct);
-	job->pid = spawn_job(&sr, &se);
+	container_spawn_req(job->ct, &sr);
+	job->wait_pid = spawn_job(&sr, &se);
+	job->pid = sr.leader;
 	job_close_child_fds(child);
-	container_spawned(job->ct, job->pid);
-	if (job->pid == -1) {
-		job->pid = 0;
+	container_spawned(job->ct, job->wait_pid, job->pid);
+	if (job->wait_pid == -1) {
+		job->pid = job->wait_pid = 0;
 		log_info("job %llu: spawn failed: %s",
 		    (unsigned long long)job->id, se.msg);
 		job_fail(job, se.err, se.msg);
@@ -523,19 +525,43 @@ job_kill_all_now(void)
 			killer_kill_now(job->killer, "shutdown");
 }
 
-/* The leader is gone; reap_drain() then calls job_check_groups(). */
-void
-job_reaped(struct job *job, int status, const struct rusage *ru)
+static void
+job_leader_gone(struct job *job, int status, const struct rusage *ru)
 {
 	job->leader_done = 1;
 	job->status = status;
 	job->ru = *ru;
-	RB_REMOVE(job_pids, &pids, job);
-	job->in_pid_tree = 0;
 	if (job->deadline_ev != NULL)
 		evtimer_del(job->deadline_ev);
 	TAILQ_INSERT_TAIL(&watch_jobs, job, watch_entry);
 	job->watched = 1;
+}
+
+/*
+ * What jobd waited for (the leader, or its shim) is reaped; reap_drain()
+ * then calls job_check_groups(). Behind a shim, the leader's own status is
+ * the shim's report (or, if the shim was killed first, SIGKILL).
+ */
+void
+job_reaped(struct job *job, int status, const struct rusage *ru)
+{
+	struct rusage	r = *ru;
+
+	RB_REMOVE(job_pids, &pids, job);
+	job->in_pid_tree = 0;
+	container_reaped(job->ct, &status, &r);
+	if (!job->leader_done)
+		job_leader_gone(job, status, &r);
+}
+
+/* The shim says the leader is gone, while the rest of the job may not be. */
+void
+job_leader_report(struct job *job, int status, const struct rusage *ru)
+{
+	if (job->leader_done)
+		return;
+	job_leader_gone(job, status, ru);
+	job_check_groups();
 }
 
 /*
@@ -558,8 +584,13 @@ job_check_groups(void)
 		if (job->state == JOB_RUNNING) {
 			job->leftovers = container_count(job->ct,
 			    &job->escaped);
+			if (job->leftovers == 0) {
+				/* Emptying by itself (a shim about to go). */
+				killer_watch(job->killer);
+				continue;
+			}
 			if (job->leftovers < 0)
-				job->leftovers = 0;
+				job->leftovers = 0;	/* unknown: kill */
 			log_info("job %llu: leader exited, %d processes left "
 			    "(%d out of its process group)",
 			    (unsigned long long)job->id, job->leftovers,

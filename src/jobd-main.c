@@ -70,6 +70,10 @@ main(int argc, char **argv)
 	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0, debug = 0;
 	int		 tier;
 
+	/* jobd exec'd as a job's shim (contain.c, shim.c): nothing else. */
+	if (argc > 1 && strcmp(argv[1], "--shim") == 0)
+		return (shim_main(argc, argv));
+
 	while ((ch = getopt(argc, argv, "df:hns:v")) != -1) {
 		switch (ch) {
 		case 'd':

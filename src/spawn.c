@@ -37,9 +37,15 @@ struct child_args {
 	char *const		 *paths;	/* candidates for argv[0] */
 	volatile int		  err;
 	const char *volatile	  step;
+	volatile pid_t		  leader;	/* as jobd sees it */
+	char			  leader_arg[24];	/* for the shim */
+	char			 *shim_argv[6];
+	const char		 *uid_map, *gid_map;	/* userns */
 };
 
+/* The child's stack; the job's, when a shim's child starts it. */
 static char	spawn_stack[SPAWN_STACK] __attribute__((aligned(64)));
+static char	job_stack[SPAWN_STACK] __attribute__((aligned(64)));
 
 /*
  * The signals whose disposition is not the default in jobd: set up by jobd
@@ -86,29 +92,53 @@ child_dup(int from, int to)
 	return (dup2(from, to));
 }
 
+/* The pid of the calling process in jobd's /proc (in a PID namespace of
+ * its own, getpid() says 2). */
+__attribute__((no_sanitize("address", "undefined")))
+static pid_t
+child_outer_pid(void)
+{
+	char	buf[24];
+	ssize_t	n, i;
+	pid_t	pid = 0;
+
+	if ((n = readlink("/proc/self", buf, sizeof(buf))) <= 0)
+		return (0);
+	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		pid = pid * 10 + (buf[i] - '0');
+	return (pid);
+}
+
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_write(struct child_args *a, const char *path, const char *text)
+{
+	size_t	len = strlen(text);
+	int	fd;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		child_fail(a, path, errno);
+	if (write(fd, text, len) != (ssize_t)len)
+		child_fail(a, path, errno);
+	close(fd);
+}
+
 /*
- * The child. Order matters: dispositions back to default before the mask is
- * emptied, so no handler of jobd's can run here on jobd's memory.
+ * The job, from a clean process. Order matters: dispositions back to default
+ * before the mask is emptied, so no handler of jobd's can run here on jobd's
+ * memory.
  */
 __attribute__((no_sanitize("address", "undefined")))
 static int
-child_main(void *arg)
+child_job(void *arg)
 {
 	struct child_args	*a = arg;
 	const struct spawn_req	*r = a->req;
-	struct sigaction	 sa;
-	sigset_t		 none;
 	size_t			 i;
-	int			 n, eacces = 0;
+	int			 eacces = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (n = 0; n < ntouched; n++)
-		if (sigaction(touched[n], &sa, NULL) == -1)
-			child_fail(a, "sigaction", errno);
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
-		child_fail(a, "sigprocmask", errno);
+	if (r->tier == TIER_PIDNS || r->tier == TIER_SUBREAPER)
+		a->leader = child_outer_pid();
 	/* Into the job's cgroup before anything of the job can run. */
 	if (r->cgroup_fd != -1 && write(r->cgroup_fd, "0", 1) != 1)
 		child_fail(a, "cgroup", errno);
@@ -141,6 +171,95 @@ child_main(void *arg)
 	}
 	child_fail(a, "execve", eacces ? EACCES : ENOENT);
 	return (127);
+}
+
+/* A number into a buffer, without stdio. */
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_itoa(char *buf, long v)
+{
+	char	tmp[24];
+	int	n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0 && n < 23);
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+}
+
+/*
+ * The shim's process: pid 1 of a new PID namespace, or a subreaper. It starts
+ * the job as its own child (vfork-style again, so errors still come back
+ * through the shared struct), then becomes the shim by exec'ing jobd.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_shim(struct child_args *a)
+{
+	const struct spawn_req	*r = a->req;
+	sigset_t		 all;
+	pid_t			 pid;
+
+	/* jobd's death is the job's: the shim (or its namespace) dies. */
+	if (prctl(PR_SET_PDEATHSIG, r->tier == TIER_PIDNS ? SIGKILL :
+	    SIGTERM) == -1)
+		child_fail(a, "prctl", errno);
+	if (r->tier == TIER_SUBREAPER &&
+	    prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		child_fail(a, "prctl", errno);
+	if (a->uid_map != NULL) {
+		/* Our own ids, unchanged, inside the new user namespace. */
+		child_write(a, "/proc/self/setgroups", "deny");
+		child_write(a, "/proc/self/gid_map", a->gid_map);
+		child_write(a, "/proc/self/uid_map", a->uid_map);
+	}
+	pid = clone(child_job, job_stack + sizeof(job_stack),
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+	if (pid == -1)
+		child_fail(a, "clone", errno);
+	if (a->step != NULL)
+		_exit(127);	/* the job's failure is in *a already */
+	child_itoa(a->leader_arg, pid);
+	/*
+	 * jobd may signal the shim as soon as spawn_job() returns, before the
+	 * shim has its signalfd: blocked signals stay pending across execve.
+	 */
+	sigfillset(&all);
+	if (sigprocmask(SIG_SETMASK, &all, NULL) == -1 ||
+	    child_dup(r->report_fd, 3) == -1 ||
+	    close_range(4, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
+		kill(pid, SIGKILL);	/* our unreaped child: its pid is safe */
+		child_fail(a, "shim", errno);
+	}
+	execveat(r->exe_fd, "", a->shim_argv, (char *const[]){ NULL },
+	    AT_EMPTY_PATH);
+	kill(pid, SIGKILL);
+	child_fail(a, "shim", errno);
+}
+
+__attribute__((no_sanitize("address", "undefined")))
+static int
+child_main(void *arg)
+{
+	struct child_args	*a = arg;
+	const struct spawn_req	*r = a->req;
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 n;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (n = 0; n < ntouched; n++)
+		if (sigaction(touched[n], &sa, NULL) == -1)
+			child_fail(a, "sigaction", errno);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		child_fail(a, "sigprocmask", errno);
+	if (r->tier == TIER_PIDNS || r->tier == TIER_SUBREAPER)
+		child_shim(a);
+	return (child_job(a));
 }
 
 /* Where to look for argv[0], in the job's PATH (not jobd's). */
@@ -179,14 +298,14 @@ spawn_paths(const struct spawn_req *r)
 }
 
 pid_t
-spawn_job(const struct spawn_req *r, struct spawn_err *se)
+spawn_job(struct spawn_req *r, struct spawn_err *se)
 {
 	struct child_args	 a;
 	sigset_t		 all, old;
 	pid_t			 pid;
-	char			**paths;
+	char			**paths, jobd_arg[24], uid_map[64], gid_map[64];
 	size_t			 i;
-	int			 status, saved;
+	int			 status, saved, flags = CLONE_VM | CLONE_VFORK;
 
 	memset(se, 0, sizeof(*se));
 	if (ntouched == -1)
@@ -195,17 +314,41 @@ spawn_job(const struct spawn_req *r, struct spawn_err *se)
 	memset(&a, 0, sizeof(a));
 	a.req = r;
 	a.paths = paths;
+	if (r->tier == TIER_PIDNS || r->tier == TIER_SUBREAPER) {
+		snprintf(jobd_arg, sizeof(jobd_arg), "%ld", (long)getpid());
+		a.shim_argv[0] = (char *)"jobd-shim";
+		a.shim_argv[1] = (char *)"--shim";
+		a.shim_argv[2] = (char *)(r->tier == TIER_PIDNS ? "pidns" :
+		    "subreaper");
+		a.shim_argv[3] = a.leader_arg;
+		a.shim_argv[4] = jobd_arg;
+		a.shim_argv[5] = NULL;
+	}
+	if (r->tier == TIER_PIDNS) {
+		flags |= CLONE_NEWPID;
+		/* Not root: a user namespace lets us make the PID one. */
+		if (geteuid() != 0) {
+			flags |= CLONE_NEWUSER;
+			snprintf(uid_map, sizeof(uid_map), "%lu %lu 1\n",
+			    (unsigned long)geteuid(), (unsigned long)geteuid());
+			snprintf(gid_map, sizeof(gid_map), "%lu %lu 1\n",
+			    (unsigned long)getegid(), (unsigned long)getegid());
+			a.uid_map = uid_map;
+			a.gid_map = gid_map;
+		}
+	}
 
 	/* No handler of jobd's may run in the child on shared memory. */
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, &old) == -1)
 		fatal("%s: sigprocmask", __func__);
 	pid = clone(child_main, spawn_stack + sizeof(spawn_stack),
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	    flags | SIGCHLD, &a);
 	saved = errno;
 	if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
 		fatal("%s: sigprocmask", __func__);
 
+	r->leader = a.leader != 0 ? a.leader : pid;
 	if (pid == -1) {
 		se->err = saved;
 		se->step = "clone";

@@ -95,6 +95,20 @@ wait_until(cond_fn cond, void *arg, int timeout_ms)
  */
 
 void
+e2e_skip(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fflush(stdout);
+	fprintf(stderr, "SKIP: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	fflush(stderr);
+}
+
+void
 e2e_global_init(void)
 {
 	const char	*tmp = "/tmp";
@@ -454,7 +468,8 @@ launch(struct jobd_inst *ji)
 void
 start_jobd(struct jobd_inst *ji, const char *conf_text)
 {
-	char	tmpl[PATH_MAX];
+	char		 tmpl[PATH_MAX], conf[8192];
+	const char	*tier = getenv("JOBD_TEST_CONTAINMENT");
 
 	memset(ji, 0, sizeof(*ji));
 	ji->pid = -1;
@@ -465,7 +480,14 @@ start_jobd(struct jobd_inst *ji, const char *conf_text)
 	register_inst(ji);
 	path_in(ji, "jobd.sock", ji->sock, sizeof(ji->sock));
 	path_in(ji, "jobd.log", ji->log, sizeof(ji->log));
-	if (conf_text != NULL) {
+	if (conf_text != NULL || tier != NULL) {
+		/* JOBD_TEST_CONTAINMENT runs a suite in one tier. */
+		if (tier != NULL && (conf_text == NULL ||
+		    strstr(conf_text, "containment") == NULL)) {
+			snprintf(conf, sizeof(conf), "%scontainment = %s\n",
+			    conf_text != NULL ? conf_text : "", tier);
+			conf_text = conf;
+		}
 		path_in(ji, "jobd.conf", ji->conf, sizeof(ji->conf));
 		write_file(ji->conf, conf_text, 0644);
 	}

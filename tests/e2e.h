@@ -48,6 +48,14 @@ void		 e2e_global_fini(void);
 void		 e2e_sweep(void);
 void		 e2e_teardown(void);
 
+/*
+ * A test that needs something this machine lacks calls this and returns: it
+ * prints "SKIP: why" (tests/run-all counts those lines, so a skipped test is
+ * never reported as passed).
+ */
+void		 e2e_skip(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
+
 /* Clocks and waits. */
 double		 now_mono(void);
 int		 wait_until(cond_fn, void *, int timeout_ms);
