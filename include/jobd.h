@@ -37,7 +37,8 @@ struct jobd_config {
 	size_t		 max_reply_buffer;	/* per connection, bytes */
 	unsigned int	 job_umask;
 	double		 shutdown_grace;	/* bound for flushing replies */
-	char		*containment;		/* auto, cgroup2 or pgid */
+	double		 unkillable_after;	/* after SIGKILL */
+	char		*containment;		/* see contain.c */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -132,6 +133,7 @@ void		 container_free(struct container *);
 int		 container_signal(struct container *, int sig, int cont);
 int		 container_kill(struct container *);
 int		 container_empty(struct container *, int thorough);
+void		 container_watch(struct container *);
 int		 container_count(struct container *, int *escaped);
 
 /* shim.c: what the shim tells jobd when the leader is reaped. */

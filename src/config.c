@@ -58,6 +58,8 @@ static const struct opt opts[] = {
 	  "umask of every job" },
 	{ "shutdown_grace", OPT_DURATION, OFF(shutdown_grace), 0, 3600, "2s",
 	  "on shutdown, how long clients get to read their last replies" },
+	{ "unkillable_after", OPT_DURATION, OFF(unkillable_after), 0.1, 3600,
+	  "10s", "after SIGKILL, when a job still alive is called unkillable" },
 	{ "containment", OPT_TIER, OFF(containment), 0, 0, "auto",
 	  "how jobs are contained: auto (strongest available), cgroup2, pgid" },
 };

@@ -627,7 +627,6 @@ struct container *
 container_new(struct job *job, uint64_t id, char *err, size_t len)
 {
 	struct container	*c = xcalloc(1, sizeof(*c));
-	char			 path[PATH_MAX];
 
 	c->job = job;
 	c->id = id;
@@ -659,10 +658,6 @@ container_new(struct job *job, uint64_t id, char *err, size_t len)
 	    O_CLOEXEC)) == -1 || (c->join_fd = openat(c->dfd, "cgroup.procs",
 	    O_WRONLY | O_CLOEXEC)) == -1)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/%s/cgroup.events", cg_root, c->name);
-	/* Without the watch, emptiness is still polled: not fatal. */
-	if ((c->wd = inotify_add_watch(in_fd, path, IN_MODIFY)) == -1)
-		log_warn("%s: inotify_add_watch %s", __func__, path);
 	return (c);
 fail:
 	snprintf(err, len, "job cgroup %s/%s: %s", cg_root, c->name,
@@ -777,6 +772,25 @@ container_free(struct container *c)
 			    (unsigned long long)c->id, cg_root, c->name);
 	}
 	free(c);
+}
+
+/*
+ * The job is waiting for its last processes to go: be told when they have
+ * (populated 0 in cgroup.events). Only then: each exit of a watched cgroup's
+ * last process wakes jobd, which most jobs do not need.
+ */
+void
+container_watch(struct container *c)
+{
+	char	path[PATH_MAX];
+
+	if (tier != TIER_CGROUP2 || c->dfd == -1 || c->wd != -1)
+		return;
+	snprintf(path, sizeof(path), "%s/%s/cgroup.events", cg_root, c->name);
+	/* Without the watch, emptiness is still polled: not fatal. */
+	if ((c->wd = inotify_add_watch(in_fd, path, IN_MODIFY)) == -1)
+		log_warn("job %llu: inotify_add_watch %s",
+		    (unsigned long long)c->id, path);
 }
 
 /* Does pid (pinned by a pidfd the caller holds) belong to this job? */

@@ -245,6 +245,10 @@ print_job(json_object *job)
 		fputs("  killed", stdout);
 	if (jint(job, "leftovers", &v) == 0 && v > 0)
 		printf("  leftovers %lld", v);
+	if (jint(job, "escaped", &v) == 0 && v > 0)
+		printf("  escaped %lld", v);
+	if (jbool(job, "unkillable"))
+		fputs("  unkillable", stdout);
 	if ((d = jdouble(job, "duration")) >= 0)
 		printf("  duration %.3fs", d);
 	if (jint(job, "pid", &v) == 0)

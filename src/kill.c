@@ -19,8 +19,7 @@
 #define WATCH_MIN_MS	1
 #define WATCH_MAX_MS	100
 #define WATCH_SCAN_MS	32
-#define STUCK_FIRST_MS	10000	/* after SIGKILL: then "unkillable" */
-#define STUCK_MAX_MS	32000
+#define STUCK_MAX_MS	32000	/* back-off of SIGKILL to the unkillable */
 
 struct killer {
 	struct job		*job;
@@ -125,7 +124,7 @@ killer_kill_now(struct killer *k, const char *reason)
 	job_signalled(k->job, SIGKILL, reason);
 	if (!k->killed) {
 		k->killed = 1;
-		k->stuck_ms = STUCK_FIRST_MS;
+		k->stuck_ms = (int)(cfg.unkillable_after * 1000);
 		killer_arm(k->stuck_ev, k->stuck_ms);
 	}
 }
@@ -156,15 +155,17 @@ killer_stuck_cb(evutil_socket_t fd, short ev, void *arg)
 	if (container_empty(k->ct, 1))
 		return;
 	n = container_count(k->ct, &escaped);
-	log_warnx("job %llu: %d process%s still alive %d s after SIGKILL: "
+	log_warnx("job %llu: %d process%s still alive %.1f s after SIGKILL: "
 	    "unkillable (uninterruptible sleep?), trying again",
 	    (unsigned long long)job_id(k->job), n, n == 1 ? "" : "es",
-	    k->stuck_ms / 1000);
+	    k->stuck_ms / 1000.0);
 	job_set_unkillable(k->job);
 	container_kill(k->ct);
-	k->stuck_ms *= 2;
-	if (k->stuck_ms > STUCK_MAX_MS)
-		k->stuck_ms = STUCK_MAX_MS;
+	if (k->stuck_ms < STUCK_MAX_MS) {
+		k->stuck_ms *= 2;
+		if (k->stuck_ms > STUCK_MAX_MS)
+			k->stuck_ms = STUCK_MAX_MS;
+	}
 	killer_arm(k->stuck_ev, k->stuck_ms);
 }
 
@@ -185,6 +186,7 @@ killer_watch(struct killer *k)
 	if (k->watching)
 		return;
 	k->watching = 1;
+	container_watch(k->ct);
 	k->delay_ms = WATCH_MIN_MS;
 	killer_arm(k->watch_ev, k->delay_ms);
 }

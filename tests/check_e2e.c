@@ -922,6 +922,105 @@ START_TEST(child_hygiene)
 }
 END_TEST
 
+/*
+ * 19. A process SIGKILL cannot end (frozen by the v1 freezer: state D, the
+ * signal pending) is reported "unkillable" in the job's status once
+ * unkillable_after has passed, while the event loop goes on; when it is
+ * thawed, it dies and the result says it was unkillable.
+ */
+#define FREEZER_DIR	"/sys/fs/cgroup/freezer"
+
+struct unkillable_arg {
+	struct jobd_client	*c;
+	long long		 id;
+};
+
+static int
+job_unkillable(void *arg)
+{
+	struct unkillable_arg	*u = arg;
+	json_object		*r;
+	int			 yes;
+
+	r = callf(u->c, "{\"op\":\"status\",\"id\":%lld}", u->id);
+	expect_ok(r);
+	yes = jbool(jget(r, "job"), "unkillable");
+	json_object_put(r);
+	return (yes);
+}
+
+static int
+freezer_state_is(void *arg)
+{
+	char	*text = read_text((const char *)arg, NULL);
+	int	 frozen = text != NULL && strncmp(text, "FROZEN", 6) == 0;
+
+	free(text);
+	return (frozen);
+}
+
+static int
+freezer_gone(void *arg)
+{
+	return (rmdir((const char *)arg) == 0 || errno == ENOENT);
+}
+
+START_TEST(unkillable_reported)
+{
+	struct unkillable_arg	 u;
+	struct jobd_client	*c;
+	json_object		*r, *job;
+	char			 dir[PATH_MAX], path[PATH_MAX + 32], num[32];
+	pid_t			 pid;
+
+	snprintf(dir, sizeof(dir), FREEZER_DIR "/jobd-e2e-%ld", (long)getpid());
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		e2e_skip("unkillable: no cgroup v1 freezer to make a process "
+		    "unkillable with (mkdir %s: %s)", dir, strerror(errno));
+		return;
+	}
+	start_jobd(&J, "unkillable_after = 0.5s\n");
+	c = e2e_connect(&J);
+	r = call(c, run_req(jargv("sleep", "100", NULL),
+	    "{\"timeout\":0.3,\"kill_after\":0.2}"));
+	expect_ok(r);
+	u.c = c;
+	u.id = jint(r, "id");
+	pid = (pid_t)jint(r, "pid");
+	json_object_put(r);
+
+	/* Into the freezer before the deadline (0.3 s): freeze it there. */
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(num, sizeof(num), "%ld\n", (long)pid);
+	write_file(path, num, 0644);
+	snprintf(path, sizeof(path), "%s/freezer.state", dir);
+	write_file(path, "FROZEN\n", 0644);
+	ck_assert_msg(wait_until(freezer_state_is, path, 5000),
+	    "the job's process did not freeze");
+
+	ck_assert_msg(wait_until(job_unkillable, &u, 10000),
+	    "status never said unkillable");
+	ck_assert_msg(pid_alive(pid), "the frozen process died anyway");
+	expect_ping(c);		/* jobd's loop is not blocked */
+
+	write_file(path, "THAWED\n", 0644);
+	r = callf(c, "{\"op\":\"wait\",\"id\":%lld}", u.id);
+	expect_ok(r);
+	job = jget(r, "job");
+	ck_assert_str_eq(jstr(job, "state"), "timed_out");
+	ck_assert(jbool(job, "unkillable"));
+	ck_assert(jbool(job, "killed"));
+	/* TERM, pending and fatal when it was sent, already decided it. */
+	ck_assert_msg(jint(job, "signal") == SIGTERM ||
+	    jint(job, "signal") == SIGKILL, "signal %lld",
+	    jint(job, "signal"));
+	ck_assert(!pid_alive(pid));
+	json_object_put(r);
+	e2e_close(c);
+	ck_assert_msg(wait_until(freezer_gone, dir, 5000), "rmdir %s", dir);
+}
+END_TEST
+
 /* A raw connection, for what the client library does not do. */
 static int
 raw_connect(const struct jobd_inst *ji)
@@ -1062,6 +1161,7 @@ e2e_suite(void)
 	add(s, "zombies", no_zombies);
 	add(s, "hygiene", child_hygiene);
 	add(s, "pipelined_half_close", pipelined_then_half_close);
+	add(s, "unkillable", unkillable_reported);
 	return (s);
 }
 
