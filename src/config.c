@@ -61,7 +61,8 @@ static const struct opt opts[] = {
 	{ "unkillable_after", OPT_DURATION, OFF(unkillable_after), 0.1, 3600,
 	  "10s", "after SIGKILL, when a job still alive is called unkillable" },
 	{ "containment", OPT_TIER, OFF(containment), 0, 0, "auto",
-	  "how jobs are contained: auto (strongest available), cgroup2, pgid" },
+	  "how jobs are contained: auto (the strongest available), cgroup2, "
+	  "pidns, subreaper, pgid" },
 };
 
 struct jobd_config cfg;
@@ -110,7 +111,7 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 	case OPT_TIER:
 		if (contain_parse_tier(val, &t) == -1) {
 			snprintf(err, errlen, "%s: '%s' is not one of auto, "
-			    "cgroup2, pgid", o->name, val);
+			    "cgroup2, pidns, subreaper, pgid", o->name, val);
 			return (-1);
 		}
 		free(*(char **)p);

@@ -14,7 +14,11 @@
  *		job comes back to it, and it kills the tree below it in a loop.
  *		A process of the job's uid can kill the shim and escape.
  * pgid		the job's session and process group. A process that calls
- *		setsid() leaves it, and jobd cannot find it again.
+ *		setsid() leaves it, and jobd cannot find it again. The group is
+ *		signalled through the leader's pidfd (PIDFD_SIGNAL_PROCESS_GROUP,
+ *		Linux 6.9): that reaches the members of the leader's own group,
+ *		by identity, even after the leader is reaped and its number is
+ *		reused; older kernels get killpg() and its pid-reuse race.
  *
  * The job cgroups of one jobd live in a directory below jobd's own cgroup,
  * named for the instance (a hash of its socket path), never for a pid: jobd
@@ -42,6 +46,10 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP	(1U << 2)	/* Linux 6.9 */
+#endif
+
 #define CG_MAX_DEPTH	16	/* nested cgroups a job may make */
 #define CG_SIGNAL_ROUNDS 8	/* re-reads of cgroup.procs for new members */
 #define STALE_WAIT_MS	2000	/* for a previous jobd's jobs to die */
@@ -50,6 +58,7 @@ struct container {
 	struct job		*job;
 	uint64_t		 id;
 	pid_t			 pgid;		/* the leader's pid */
+	int			 leader_fd;	/* pgid tier: its pidfd */
 	int			 dfd;		/* the job's cgroup, or -1 */
 	int			 join_fd;	/* its cgroup.procs, to spawn */
 	int			 wd;		/* watch on cgroup.events */
@@ -72,6 +81,7 @@ static int			 cg_root_fd = -1;
 static int			 in_fd = -1;	/* inotify, for all jobs */
 static struct event		*in_ev;
 static int			 exe_fd = -1;	/* jobd itself, for shims */
+static int			 pg_pidfd = 1;	/* group signals by pidfd */
 
 static const char *tier_names[] = {
 	[TIER_CGROUP2] = "cgroup2",
@@ -630,7 +640,7 @@ container_new(struct job *job, uint64_t id, char *err, size_t len)
 
 	c->job = job;
 	c->id = id;
-	c->dfd = c->join_fd = c->wd = c->shim_fd = -1;
+	c->dfd = c->join_fd = c->wd = c->shim_fd = c->leader_fd = -1;
 	c->rep_fd[0] = c->rep_fd[1] = -1;
 	snprintf(c->name, sizeof(c->name), "job-%llu", (unsigned long long)id);
 	if (tier_shim()) {
@@ -711,6 +721,11 @@ container_spawned(struct container *c, pid_t wait_pid, pid_t leader)
 	if (c->join_fd != -1 && close(c->join_fd) == -1)
 		log_warn("%s: close", __func__);
 	c->join_fd = -1;
+	/* Our unreaped child: the pid is still the leader's. */
+	if (tier == TIER_PGID && leader > 0 && pg_pidfd &&
+	    (c->leader_fd = pidfd_open(leader, 0)) == -1)
+		log_warn("job %llu: pidfd_open %ld", (unsigned long long)c->id,
+		    (long)leader);
 	if (!tier_shim())
 		return;
 	if (close(c->rep_fd[1]) == -1)
@@ -762,6 +777,8 @@ container_free(struct container *c)
 			close(c->rep_fd[i]);
 	if (c->shim_fd != -1)
 		close(c->shim_fd);
+	if (c->leader_fd != -1)
+		close(c->leader_fd);
 	if (c->join_fd != -1)
 		close(c->join_fd);
 	if (c->dfd != -1) {
@@ -872,6 +889,27 @@ sig_one(pid_t pid, void *arg)
  * Members forked meanwhile show up in a re-read of cgroup.procs, as
  * systemd's cg_kill does. Returns how many processes were signalled.
  */
+/*
+ * sig to the leader's process group: 0 if sent, -1 with ESRCH if the group
+ * has no member left (zombies count), or another errno.
+ */
+static int
+pgid_send(struct container *c, int sig)
+{
+	if (c->leader_fd != -1 && pg_pidfd) {
+		if (pidfd_send_signal(c->leader_fd, sig, NULL,
+		    PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+			return (0);
+		if (errno != EINVAL)
+			return (-1);
+		log_warnx("pidfd_send_signal cannot signal a process group "
+		    "(Linux < 6.9): using killpg(), which can hit a reused "
+		    "process group number");
+		pg_pidfd = 0;
+	}
+	return (killpg(c->pgid, sig));
+}
+
 /* Tell the shim: sig to everyone in the job, or SIGKILL to all. */
 static int
 shim_send(struct container *c, int sig, int flags)
@@ -909,14 +947,14 @@ container_signal(struct container *c, int sig, int cont)
 		    SHIM_CONT : 0));
 	}
 	if (tier != TIER_CGROUP2 || c->dfd == -1) {
-		if (killpg(c->pgid, sig) == -1) {
+		if (pgid_send(c, sig) == -1) {
 			if (errno != ESRCH)
-				log_warn("%s: killpg %ld signal %d", __func__,
+				log_warn("%s: group %ld signal %d", __func__,
 				    (long)c->pgid, sig);
 			return (0);
 		}
-		if (cont && killpg(c->pgid, SIGCONT) == -1 && errno != ESRCH)
-			log_warn("%s: killpg %ld SIGCONT", __func__,
+		if (cont && pgid_send(c, SIGCONT) == -1 && errno != ESRCH)
+			log_warn("%s: group %ld SIGCONT", __func__,
 			    (long)c->pgid);
 		return (1);
 	}
@@ -957,9 +995,9 @@ container_kill(struct container *c)
 	if (tier == TIER_SUBREAPER)
 		return (shim_send(c, SIGKILL, SHIM_KILL_ALL));
 	if (tier != TIER_CGROUP2 || c->dfd == -1) {
-		if (killpg(c->pgid, SIGKILL) == -1) {
+		if (pgid_send(c, SIGKILL) == -1) {
 			if (errno != ESRCH)
-				log_warn("%s: killpg %ld", __func__,
+				log_warn("%s: group %ld SIGKILL", __func__,
 				    (long)c->pgid);
 			return (0);
 		}
@@ -1023,9 +1061,13 @@ container_empty(struct container *c, int thorough)
 		return (c->gone || c->shim == 0);
 	if (tier == TIER_CGROUP2 && c->dfd != -1)
 		return (cg_empty(c->dfd) == 1);
-	if (killpg(c->pgid, 0) == -1 && errno == ESRCH)
+	if (pgid_send(c, 0) == -1 && errno == ESRCH)
 		return (1);
-	/* EPERM: a member changed uid; it still exists. */
+	/*
+	 * EPERM: a member changed uid; it still exists. A member, even a
+	 * zombie, keeps the number from being reused: counting by number is
+	 * right while the group exists.
+	 */
 	return (thorough && pgid_count(c->pgid) == 0);
 }
 

@@ -591,10 +591,15 @@ job_check_groups(void)
 			}
 			if (job->leftovers < 0)
 				job->leftovers = 0;	/* unknown: kill */
-			log_info("job %llu: leader exited, %d processes left "
-			    "(%d out of its process group)",
-			    (unsigned long long)job->id, job->leftovers,
-			    job->escaped);
+			if (job->escaped >= 0)
+				log_info("job %llu: leader exited, %d processes "
+				    "left (%d out of its process group)",
+				    (unsigned long long)job->id, job->leftovers,
+				    job->escaped);
+			else
+				log_info("job %llu: leader exited, %d processes "
+				    "left in its process group",
+				    (unsigned long long)job->id, job->leftovers);
 			job_begin_kill(job, job->sig, KILL_LEFTOVERS);
 		} else
 			killer_watch(job->killer);
