@@ -42,6 +42,7 @@ struct jobd_config {
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
+void		 config_free(struct jobd_config *);
 /* Returns the number of errors, each printed as "file:line: message". */
 int		 config_load(struct jobd_config *, const char *path, int quiet);
 void		 config_print(const struct jobd_config *, FILE *);

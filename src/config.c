@@ -191,6 +191,22 @@ config_defaults(struct jobd_config *c)
 			fatalx("built-in default: %s", err);
 }
 
+/* Free what the options own (their strings). */
+void
+config_free(struct jobd_config *c)
+{
+	size_t	i;
+	char	**p;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (opts[i].type != OPT_STRING && opts[i].type != OPT_TIER)
+			continue;
+		p = (char **)((char *)c + opts[i].off);
+		free(*p);
+		*p = NULL;
+	}
+}
+
 static char *
 trim(char *s)
 {

@@ -637,6 +637,7 @@ struct container *
 container_new(struct job *job, uint64_t id, char *err, size_t len)
 {
 	struct container	*c = xcalloc(1, sizeof(*c));
+	int			 saved;
 
 	c->job = job;
 	c->id = id;
@@ -670,9 +671,13 @@ container_new(struct job *job, uint64_t id, char *err, size_t len)
 		goto fail;
 	return (c);
 fail:
+	saved = errno;
 	snprintf(err, len, "job cgroup %s/%s: %s", cg_root, c->name,
 	    strerror(errno));
+	if (c->dfd == -1)
+		(void)unlinkat(cg_root_fd, c->name, AT_REMOVEDIR);
 	container_free(c);
+	errno = saved;
 	return (NULL);
 }
 

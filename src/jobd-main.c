@@ -145,8 +145,7 @@ main(int argc, char **argv)
 	reap_free();
 	server_free();
 	event_base_free(base);
-	free(cfg.socket_path);
-	free(cfg.containment);
+	config_free(&cfg);
 	log_info("exiting");
 	return (0);
 }

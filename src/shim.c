@@ -37,12 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobd.h"
 
 #define SHIM_MAX_PROCS	65536	/* a bound on one walk of the tree */
-#define SHIM_ROUNDS	64	/* walks of the tree per kill-all */
 
 static int	 mode_pidns;
 static pid_t	 leader;
@@ -306,23 +306,34 @@ reap(void)
 		_exit(0);
 }
 
-/* SIGKILL until nothing is left. In the pidns tier jobd SIGKILLs the shim
- * instead, which the kernel turns into the same for the whole namespace. */
+/*
+ * SIGKILL until nothing is left, and only then exit: jobd takes the shim's
+ * end for the job's, so a process still dying (freeing a big memory, say)
+ * must be gone first. One that never dies keeps the shim here, and jobd
+ * reports the job unkillable. In the pidns tier jobd SIGKILLs the shim
+ * instead, and the kernel does the same for the whole namespace.
+ */
 static void __attribute__((noreturn))
 kill_all(void)
 {
 	struct procs	p = { 0 };
+	struct timespec	ts;
 	size_t		i;
-	int		round;
+	long		delay_ms = 1;
 
-	for (round = 0; round < SHIM_ROUNDS; round++) {
+	for (;;) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 		find_procs(&p);
 		if (p.n == 0)
 			break;
 		for (i = 0; i < p.n; i++)
 			(void)signal_found(p.v[i], SIGKILL);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		ts.tv_sec = delay_ms / 1000;
+		ts.tv_nsec = (delay_ms % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		if (delay_ms < 100)
+			delay_ms *= 2;
 	}
 	free(p.v);
 	_exit(0);

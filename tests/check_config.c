@@ -35,6 +35,9 @@ START_TEST(test_defaults)
 	ck_assert_double_eq(c.retention, 600);
 	ck_assert_uint_eq(c.max_retained, 10000);
 	ck_assert_uint_eq(c.job_umask, 022);
+	ck_assert_double_eq(c.unkillable_after, 10);
+	ck_assert_str_eq(c.containment, "auto");
+	config_free(&c);
 }
 END_TEST
 
@@ -54,7 +57,7 @@ START_TEST(test_load)
 	ck_assert_uint_eq(c.job_umask, 077);
 	ck_assert_str_eq(c.socket_path, "/tmp/x.sock");
 	ck_assert_uint_eq(c.max_retained, 5);
-	free(c.socket_path);
+	config_free(&c);
 	unlink(path);
 }
 END_TEST
@@ -91,6 +94,26 @@ START_TEST(test_errors)
 	/* The good line took effect; the bad ones changed nothing. */
 	ck_assert_uint_eq(c.max_line, 2048);
 	ck_assert_double_eq(c.kill_after, 5);
+	config_free(&c);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_containment)
+{
+	struct jobd_config	 c;
+	char			*path;
+
+	config_defaults(&c);
+	path = conf_file("containment = pidns\n");
+	ck_assert_int_eq(config_load(&c, path, 1), 0);
+	ck_assert_str_eq(c.containment, "pidns");
+	unlink(path);
+	/* A tier jobd does not know is an error, and changes nothing. */
+	path = conf_file("containment = cgroup1\n");
+	ck_assert_int_eq(config_load(&c, path, 1), 1);
+	ck_assert_str_eq(c.containment, "pidns");
+	config_free(&c);
 	unlink(path);
 }
 END_TEST
@@ -101,6 +124,7 @@ START_TEST(test_missing)
 
 	config_defaults(&c);
 	ck_assert_int_ne(config_load(&c, "/nonexistent/jobd.conf", 1), 0);
+	config_free(&c);
 }
 END_TEST
 
@@ -114,6 +138,7 @@ config_suite(void)
 	tcase_add_test(tc, test_load);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_missing);
+	tcase_add_test(tc, test_containment);
 	suite_add_tcase(s, tc);
 	return (s);
 }
