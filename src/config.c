@@ -148,7 +148,7 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 			    (unsigned int)o->max);
 		else
 			snprintf(err, errlen, "%s: %s is out of range "
-			    "[%.0f, %.0f]", o->name, val, o->min, o->max);
+			    "[%g, %g]", o->name, val, o->min, o->max);
 		return (-1);
 	}
 	switch (o->type) {
