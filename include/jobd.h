@@ -165,6 +165,7 @@ struct spawn_req {
 	int		 tier;		/* TIER_PIDNS, TIER_SUBREAPER: a shim */
 	int		 report_fd;	/* the shim's fd 3 */
 	int		 exe_fd;	/* jobd's binary, for the shim */
+	int		 jobd_fd;	/* jobd's pidfd: is it still there? */
 	pid_t		 leader;	/* out: the job's own pid */
 	mode_t		 umask;
 };

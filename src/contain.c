@@ -81,6 +81,7 @@ static int			 cg_root_fd = -1;
 static int			 in_fd = -1;	/* inotify, for all jobs */
 static struct event		*in_ev;
 static int			 exe_fd = -1;	/* jobd itself, for shims */
+static int			 self_fd = -1;	/* jobd's pidfd, for shims */
 static int			 pg_pidfd = 1;	/* group signals by pidfd */
 
 static const char *tier_names[] = {
@@ -267,7 +268,7 @@ cg_empty(int dfd)
 	char	 buf[256], *p;
 
 	if (cg_read(dfd, "cgroup.events", buf, sizeof(buf)) == -1)
-		return (-1);
+		return (errno == ENOENT ? 1 : -1);	/* removed: empty */
 	if ((p = strstr(buf, "populated ")) == NULL)
 		return (-1);
 	return (p[10] == '0');
@@ -411,7 +412,8 @@ cg_sweep(void)
 	struct dirent	*de;
 	int		 fd;
 
-	if ((fd = dup(cg_root_fd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = fcntl(cg_root_fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
 		log_warn("%s: %s", __func__, cg_root);
 		if (fd != -1)
 			close(fd);
@@ -440,6 +442,8 @@ inotify_cb(evutil_socket_t fd, short ev, void *arg)
 	job_check_groups();
 }
 
+static int			 cg_made_root;	/* we made the directory */
+
 static int
 cg_setup(const char *ident, char *why, size_t len)
 {
@@ -460,7 +464,9 @@ cg_setup(const char *ident, char *why, size_t len)
 	free(mnt);
 	free(own);
 
-	if (mkdir(cg_root, 0755) == -1 && errno != EEXIST) {
+	if (mkdir(cg_root, 0755) == 0)
+		cg_made_root = 1;
+	else if (errno != EEXIST) {
 		snprintf(why, len, "mkdir %s: %s", cg_root, strerror(errno));
 		return (-1);
 	}
@@ -496,6 +502,11 @@ cg_setup(const char *ident, char *why, size_t len)
 static void
 cg_teardown(void)
 {
+	/* Set-up failed half-way: leave nothing behind. */
+	if (cg_made_root && tier != TIER_CGROUP2 && cg_root != NULL &&
+	    rmdir(cg_root) == -1)
+		log_warn("%s: rmdir %s", __func__, cg_root);
+	cg_made_root = 0;
 	if (in_ev != NULL)
 		event_free(in_ev);
 	in_ev = NULL;
@@ -545,6 +556,17 @@ shim_setup(enum contain_tier t, char *why, size_t len)
 {
 	if (t == TIER_PIDNS && pidns_probe(why, len) == -1)
 		return (-1);
+	/* The subreaper shim finds the job's processes there. */
+	if (t == TIER_SUBREAPER && access("/proc/thread-self/children",
+	    R_OK) == -1) {
+		snprintf(why, len, "/proc/thread-self/children: %s (a kernel "
+		    "without CONFIG_PROC_CHILDREN)", strerror(errno));
+		return (-1);
+	}
+	if (self_fd == -1 && (self_fd = pidfd_open(getpid(), 0)) == -1) {
+		snprintf(why, len, "pidfd_open: %s", strerror(errno));
+		return (-1);
+	}
 	if (exe_fd == -1 && (exe_fd = open("/proc/self/exe",
 	    O_PATH | O_CLOEXEC)) == -1) {
 		snprintf(why, len, "/proc/self/exe: %s", strerror(errno));
@@ -591,8 +613,14 @@ static const char *tier_limits[] = {
 int
 contain_init(int want, const char *ident)
 {
-	char			why[512];
+	char			why[512], canon[PATH_MAX];
 	enum contain_tier	t;
+
+	/* The same socket, however it was named (relative, symlinks). */
+	if (realpath(ident, canon) != NULL)
+		ident = canon;
+	else
+		log_warn("%s: realpath %s", __func__, ident);
 
 	if (want >= 0) {
 		if (tier_setup((enum contain_tier)want, ident, why,
@@ -624,7 +652,9 @@ contain_fini(void)
 {
 	if (exe_fd != -1)
 		close(exe_fd);
-	exe_fd = -1;
+	if (self_fd != -1)
+		close(self_fd);
+	exe_fd = self_fd = -1;
 	if (tier != TIER_CGROUP2 || cg_root == NULL)
 		return;
 	cg_sweep();
@@ -688,6 +718,7 @@ container_spawn_req(struct container *c, struct spawn_req *sr)
 	sr->tier = tier;
 	sr->report_fd = c->rep_fd[1];
 	sr->exe_fd = exe_fd;
+	sr->jobd_fd = self_fd;
 }
 
 static int
@@ -764,8 +795,14 @@ container_reaped(struct container *c, int *status, struct rusage *ru)
 	if (shim_read_report(c)) {
 		*status = c->rep.status;
 		*ru = c->rep.ru;
-	} else
+	} else {
 		*status = SIGKILL;	/* killed with its shim */
+		/* Not so below a subreaper: the job goes up to jobd. */
+		if (tier == TIER_SUBREAPER)
+			log_warnx("job %llu: its shim died first: the job's "
+			    "processes are no longer contained and may still "
+			    "run", (unsigned long long)c->id);
+	}
 }
 
 void
@@ -842,11 +879,41 @@ cg_member(struct container *c, pid_t pid)
 	return (*e == '\n' || *e == '/' || *e == '\0');
 }
 
+/* The pids signalled so far: an open-addressing set (0 is never a pid),
+ * so that a job of many thousand processes costs no quadratic search. */
+struct pidset {
+	pid_t	*v;
+	size_t	 n, cap;	/* cap: a power of two */
+};
+
+static int
+pidset_add(struct pidset *ps, pid_t pid)
+{
+	pid_t	*old = ps->v;
+	size_t	 i, oldcap = ps->cap;
+
+	if ((ps->n + 1) * 2 > ps->cap) {
+		ps->cap = ps->cap == 0 ? 64 : ps->cap * 2;
+		ps->v = xcalloc(ps->cap, sizeof(pid_t));
+		ps->n = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i] != 0)
+				(void)pidset_add(ps, old[i]);
+		free(old);
+	}
+	for (i = ((size_t)pid * 2654435761U) & (ps->cap - 1); ps->v[i] != 0;
+	    i = (i + 1) & (ps->cap - 1))
+		if (ps->v[i] == pid)
+			return (0);
+	ps->v[i] = pid;
+	ps->n++;
+	return (1);
+}
+
 struct sig_ctx {
 	struct container	*c;
 	int			 sig, cont;
-	pid_t			*seen;
-	size_t			 nseen, cap;
+	struct pidset		 seen;
 	int			 fresh;		/* new pids this round */
 	int			 sent;
 };
@@ -855,17 +922,10 @@ static int
 sig_one(pid_t pid, void *arg)
 {
 	struct sig_ctx	*x = arg;
-	size_t		 i;
 	int		 pfd;
 
-	for (i = 0; i < x->nseen; i++)
-		if (x->seen[i] == pid)
-			return (0);
-	if (x->nseen == x->cap) {
-		x->cap = x->cap == 0 ? 64 : x->cap * 2;
-		x->seen = xreallocarray(x->seen, x->cap, sizeof(pid_t));
-	}
-	x->seen[x->nseen++] = pid;
+	if (pid <= 0 || !pidset_add(&x->seen, pid))
+		return (0);
 	x->fresh++;
 
 	/* The pidfd pins the process: check it, then signal it, not a
@@ -923,6 +983,10 @@ shim_send(struct container *c, int sig, int flags)
 
 	if (c->gone || c->shim_fd == -1)
 		return (0);
+	/* A job may have stopped its shim (it cannot block SIGSTOP). */
+	if (pidfd_send_signal(c->shim_fd, SIGCONT, NULL, 0) == -1 &&
+	    errno != ESRCH)
+		log_warn("job %llu: SIGCONT to shim", (unsigned long long)c->id);
 	memset(&si, 0, sizeof(si));
 	si.si_signo = SHIM_SIGNAL;
 	si.si_code = SI_QUEUE;
@@ -977,7 +1041,7 @@ container_signal(struct container *c, int sig, int cont)
 		if (x.fresh == 0)
 			break;
 	}
-	free(x.seen);
+	free(x.seen.v);
 	return (x.sent);
 }
 

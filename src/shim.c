@@ -74,7 +74,12 @@ proc_status_last(pid_t pid, const char *name)
 	if (n <= 0)
 		return (-1);
 	buf[n] = '\0';
-	if ((p = strstr(buf, name)) == NULL)
+	/* At the start of a line: "Name:" comes first, and the job names
+	 * its processes. */
+	for (p = buf; p != NULL; p = (e = strchr(p, '\n')) ? e + 1 : NULL)
+		if (strncmp(p, name, strlen(name)) == 0)
+			break;
+	if (p == NULL)
 		return (-1);
 	if ((e = strchr(p, '\n')) != NULL)
 		*e = '\0';
@@ -260,50 +265,77 @@ relay(int sig, int cont)
 	free(p.v);
 }
 
+/* What is left of the job besides us, and how many left the leader's
+ * process group. */
+static void
+count_leftovers(struct shim_report *rep)
+{
+	struct procs	p = { 0 };
+	size_t		i;
+	long		pgid;
+
+	find_procs(&p);
+	for (i = 0; i < p.n; i++) {
+		if (proc_is_zombie(p.v[i]))
+			continue;
+		rep->leftovers++;
+		pgid = proc_status_last(p.v[i], "NSpgid:");
+		if (pgid != -1 && pgid != (long)leader)
+			rep->escaped++;
+	}
+	free(p.v);
+}
+
+static void
+report(struct shim_report *rep)
+{
+	ssize_t	n;
+
+	while ((n = write(3, rep, sizeof(*rep))) == -1 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(*rep))
+		fprintf(stderr, "jobd shim: report: %s\n",
+		    n == -1 ? strerror(errno) : "short write");
+	close(3);
+}
+
+/*
+ * Reap everything. Once the leader is gone: report, and exit when we have
+ * no child left. Only wait4's ECHILD says that atomically: a walk of /proc
+ * can miss a process that is re-parented to us while it walks.
+ */
 static void
 reap(void)
 {
-	struct shim_report	 rep;
-	struct rusage		 ru;
-	struct procs		 p = { 0 };
-	pid_t			 pid;
-	int			 status;
-	size_t			 i;
-	ssize_t			 n;
-	long			 pgid;
+	static struct shim_report	 rep;
+	static int			 reported;
+	struct rusage			 ru;
+	pid_t				 pid;
+	int				 status;
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		if (pid != leader || leader_done)
 			continue;
 		leader_done = 1;
-		memset(&rep, 0, sizeof(rep));
 		rep.magic = SHIM_REPORT_MAGIC;
 		rep.status = status;
 		rep.ru = ru;
-		find_procs(&p);
-		for (i = 0; i < p.n; i++) {
-			if (proc_is_zombie(p.v[i]))
-				continue;
-			rep.leftovers++;
-			pgid = proc_status_last(p.v[i], "NSpgid:");
-			if (pgid != -1 && pgid != (long)leader)
-				rep.escaped++;
-		}
-		free(p.v);
-		p.v = NULL;
-		while ((n = write(3, &rep, sizeof(rep))) == -1 &&
-		    errno == EINTR)
-			;
-		if (n != (ssize_t)sizeof(rep))
-			fprintf(stderr, "jobd shim: report: %s\n",
-			    n == -1 ? strerror(errno) : "short write");
-		close(3);
-		if (rep.leftovers == 0)
-			_exit(0);
 	}
-	/* Nothing left to wait for, the leader gone: the job is over. */
-	if (pid == -1 && errno == ECHILD && leader_done)
+	if (!leader_done)
+		return;
+	if (pid == -1 && errno == ECHILD) {
+		if (!reported)
+			report(&rep);
 		_exit(0);
+	}
+	if (reported)
+		return;
+	reported = 1;
+	/* A child of ours is alive: if the walk saw none, it raced one. */
+	count_leftovers(&rep);
+	if (rep.leftovers == 0)
+		rep.leftovers = 1;
+	report(&rep);
 }
 
 /*
@@ -376,6 +408,8 @@ shim_main(int argc, char **argv)
 		}
 		if (si.ssi_signo == (uint32_t)SHIM_SIGNAL &&
 		    si.ssi_code == SI_QUEUE &&
+		    /* From jobd: outside our namespace, pid 0 here. */
+		    si.ssi_pid == (uint32_t)(mode_pidns ? 0 : jobd_pid) &&
 		    ((unsigned int)si.ssi_int & SHIM_MAGIC_MASK) == SHIM_MAGIC) {
 			flags = si.ssi_int & SHIM_FLAGS_MASK;
 			if (flags & SHIM_KILL_ALL)

@@ -9,6 +9,7 @@
  * into the shared struct before _exit: the parent is suspended until the
  * child execs or exits, so the report is complete when clone() returns.
  */
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -209,6 +210,9 @@ child_shim(struct child_args *a)
 	if (r->tier == TIER_SUBREAPER &&
 	    prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		child_fail(a, "prctl", errno);
+	/* jobd SIGKILLed before the prctl: no death signal will come. */
+	if (pidfd_send_signal(r->jobd_fd, 0, NULL, 0) == -1 && errno == ESRCH)
+		_exit(127);
 	if (a->uid_map != NULL) {
 		/* Our own ids, unchanged, inside the new user namespace. */
 		child_write(a, "/proc/self/setgroups", "deny");

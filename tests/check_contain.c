@@ -1036,6 +1036,45 @@ START_TEST(stopped_job)
 END_TEST
 
 /*
+ * 6b. A process whose name looks like a /proc status field ("PPid:1",
+ * which comes first in /proc/PID/status), in a session of its own: the
+ * tiers that read /proc must not take its name for the field.
+ */
+static const struct tcase field_name_case = {
+	"cp /bin/sleep ./PPid:1 && cp /bin/sleep ./NSpid:1\n"
+	"setsid ./PPid:1 100 &\n"
+	"./NSpid:1 100 &\n"
+	"echo ok >> ready\n"
+	"exec sleep 100\n",
+	3, 1, 1, 0.5, 0, 0, NULL
+};
+
+START_TEST(named_like_a_field)
+{
+	run_case(tiers[_i], &field_name_case);
+}
+END_TEST
+
+/*
+ * 6c. subreaper: the job stops its shim (its parent; SIGSTOP cannot be
+ * blocked). jobd continues the shim with every order it sends, so the
+ * deadline still kills the job. Only there: in the other tiers $PPID is
+ * jobd itself, or 0.
+ */
+static const struct tcase stop_shim_case = {
+	"kill -STOP $PPID\n"
+	"echo ok >> ready\n"
+	"exec sleep 100\n",
+	1, 1, 0, 0.5, 0, 0, NULL
+};
+
+START_TEST(stops_its_shim)
+{
+	run_case("subreaper", &stop_shim_case);
+}
+END_TEST
+
+/*
  * 7. A process that takes a while to die (256 MiB to unmap, with SIGTERM
  * ignored): dead when the result comes, not merely sent SIGKILL.
  */
@@ -1541,6 +1580,8 @@ contain_suite(void)
 	    TEST_TIMEOUT);
 	add(s, "stopped_job", stopped_job, 1, TEST_TIMEOUT);
 	add(s, "slow_to_die", slow_to_die, 1, TEST_TIMEOUT);
+	add(s, "named_like_a_field", named_like_a_field, 1, TEST_TIMEOUT);
+	add(s, "stops_its_shim", stops_its_shim, 0, TEST_TIMEOUT);
 	add(s, "frozen_cgroup", frozen_cgroup, 0, TEST_TIMEOUT);
 	add(s, "leftovers", leftovers_counted, 1, TEST_TIMEOUT);
 	add(s, "many_end_at_once", many_end_at_once, 1, TEST_TIMEOUT);

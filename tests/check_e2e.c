@@ -1021,6 +1021,77 @@ START_TEST(unkillable_reported)
 }
 END_TEST
 
+/*
+ * 20. Two jobd started as "-s jobd.sock" from two directories are two
+ * instances: the second must not take the first one's job cgroups for a
+ * dead jobd's (their names come from the socket's real path).
+ */
+static int
+sock_exists(void *arg)
+{
+	struct stat	sb;
+
+	return (stat((const char *)arg, &sb) == 0 && S_ISSOCK(sb.st_mode));
+}
+
+static pid_t
+jobd_in(const char *dir)
+{
+	struct proc_spec	 ps;
+	const char		*argv[] = { JOBD_BIN, "-s", "jobd.sock", NULL };
+	char			 sock[PATH_MAX];
+	pid_t			 pid;
+
+	proc_spec_init(&ps);
+	ps.path = JOBD_BIN;
+	ps.cwd = dir;
+	pid = spawn_proc(NULL, &ps, argv);
+	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
+	ck_assert_msg(wait_until(sock_exists, sock, E2E_START_TIMEOUT_MS),
+	    "no jobd on %s", sock);
+	return (pid);
+}
+
+START_TEST(relative_socket_paths)
+{
+	struct jobd_inst	 A, B;
+	struct jobd_client	*c;
+	json_object		*r;
+	long long		 id;
+	pid_t			 sleeper, pa, pb;
+	int			 status;
+
+	/* Two directories of the harness's, jobd itself started by hand. */
+	start_jobd(&A, NULL);
+	start_jobd(&B, NULL);
+	kill(A.pid, SIGTERM);
+	kill(B.pid, SIGTERM);
+	ck_assert(reap_jobd(&A, E2E_STOP_TIMEOUT_MS));
+	ck_assert(reap_jobd(&B, E2E_STOP_TIMEOUT_MS));
+
+	pa = jobd_in(A.dir);
+	c = e2e_connect(&A);
+	r = call(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	expect_ok(r);
+	id = jint(r, "id");
+	sleeper = (pid_t)jint(r, "pid");
+	json_object_put(r);
+	pb = jobd_in(B.dir);
+	expect_ping(c);
+	ck_assert_msg(pid_alive(sleeper), "A's job was killed when B started");
+	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", id);
+	expect_ok(r);
+	ck_assert_str_eq(jstr(jget(r, "job"), "state"), "running");
+	json_object_put(r);
+	e2e_close(c);
+	kill(pb, SIGTERM);
+	kill(pa, SIGTERM);
+	ck_assert_msg(reap_within(pb, &status, E2E_STOP_TIMEOUT_MS), "B stop");
+	ck_assert_msg(reap_within(pa, &status, E2E_STOP_TIMEOUT_MS), "A stop");
+	ck_assert_msg(!pid_alive(sleeper), "A's job outlived A");
+}
+END_TEST
+
 /* A raw connection, for what the client library does not do. */
 static int
 raw_connect(const struct jobd_inst *ji)
@@ -1162,6 +1233,7 @@ e2e_suite(void)
 	add(s, "hygiene", child_hygiene);
 	add(s, "pipelined_half_close", pipelined_then_half_close);
 	add(s, "unkillable", unkillable_reported);
+	add(s, "relative_socket", relative_socket_paths);
 	return (s);
 }
 
