@@ -1054,7 +1054,8 @@ jobd_in(const char *dir)
 
 START_TEST(relative_socket_paths)
 {
-	struct jobd_inst	 A, B;
+	/* Static: the teardown stops registered instances after we return. */
+	static struct jobd_inst	 A, B;
 	struct jobd_client	*c;
 	json_object		*r;
 	long long		 id;
