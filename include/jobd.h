@@ -145,6 +145,9 @@ struct shim_report {
 	int32_t		leftovers, escaped;
 	struct rusage	ru;
 };
+/* The shim's fds: its report to jobd, and the gate that lets the job run. */
+#define SHIM_REPORT_FD		3
+#define SHIM_GATE_FD		4
 /* jobd to shim: SHIM_SIGNAL with this sigqueue data. */
 #define SHIM_SIGNAL		(SIGRTMIN + 2)
 #define SHIM_MAGIC		0x4a440000U

@@ -13,7 +13,8 @@
  *		Signalling them is a loop, not an atomic operation, and a
  *		process of the same uid can kill the shim: a weaker tier.
  *
- * The job (LEADER, already running: the shim inherits it as a child) does
+ * The job (LEADER, forked before the shim's exec: the shim inherits it as
+ * a child) waits until the shim writes a byte to fd 4, then execs; it does
  * not know about the shim. The shim reaps everything; when the leader ends,
  * it writes a struct shim_report to fd 3 (a pipe jobd reads), then waits for
  * jobd to tell it what to do with the rest: jobd sends SHIM_SIGNAL with
@@ -291,7 +292,7 @@ report(struct shim_report *rep)
 {
 	ssize_t	n;
 
-	while ((n = write(3, rep, sizeof(*rep))) == -1 && errno == EINTR)
+	while ((n = write(SHIM_REPORT_FD, rep, sizeof(*rep))) == -1 && errno == EINTR)
 		;
 	if (n != (ssize_t)sizeof(*rep))
 		fprintf(stderr, "jobd shim: report: %s\n",
@@ -395,6 +396,11 @@ shim_main(int argc, char **argv)
 		shim_die("sigprocmask");
 	if ((sfd = signalfd(-1, &all, SFD_CLOEXEC)) == -1)
 		shim_die("signalfd");
+	/* Now the job may run: it waits for this byte (see spawn.c). */
+	if (write(SHIM_GATE_FD, "g", 1) != 1)
+		shim_die("gate");
+	if (close(SHIM_GATE_FD) == -1)
+		shim_die("close gate");
 	reap();		/* the leader may be gone already */
 	for (;;) {
 		n = read(sfd, &si, sizeof(si));

@@ -8,10 +8,16 @@
  * list) is prepared by the parent. The child reports a failure by writing
  * into the shared struct before _exit: the parent is suspended until the
  * child execs or exits, so the report is complete when clone() returns.
+ *
+ * Behind a shim (pidns, subreaper tiers) the child execs the shim and the
+ * job is the shim's child, forked (with memory of its own) and held at a
+ * gate until the shim runs: were the job to run first, it could stop its
+ * parent before that exec, and jobd, waiting for the exec, with it.
  */
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -39,14 +45,21 @@ struct child_args {
 	volatile int		  err;
 	const char *volatile	  step;
 	volatile pid_t		  leader;	/* as jobd sees it */
+	int			  fail_fd;	/* gated job: report here */
 	char			  leader_arg[24];	/* for the shim */
 	char			 *shim_argv[6];
 	const char		 *uid_map, *gid_map;	/* userns */
 };
 
-/* The child's stack; the job's, when a shim's child starts it. */
+/* A gated job's word to the shim-to-be: step NULL once set up. */
+struct gate_msg {
+	const char	*step;
+	int		 err;
+	pid_t		 leader;
+};
+
+/* The child's stack (and, copied, a gated job's). */
 static char	spawn_stack[SPAWN_STACK] __attribute__((aligned(64)));
-static char	job_stack[SPAWN_STACK] __attribute__((aligned(64)));
 
 /*
  * The signals whose disposition is not the default in jobd: set up by jobd
@@ -73,12 +86,28 @@ spawn_init(void)
 	}
 }
 
+/* A write whose failure nothing can be done about. */
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_say(int fd, const void *buf, size_t len)
+{
+	ssize_t	n;
+
+	n = write(fd, buf, len);
+	(void)n;
+}
+
 /* Runs on the clone stack too: no sanitizer hooks (ASan would warn, on the
  * job's stderr, about the stack switch at _exit). */
 __attribute__((no_sanitize("address", "undefined")))
 static void
 child_fail(struct child_args *a, const char *step, int err)
 {
+	struct gate_msg	m = { step, err, 0 };
+
+	/* A gated job has memory of its own: *a is not jobd's. */
+	if (a->fail_fd != -1)
+		child_say(a->fail_fd, &m, sizeof(m));
 	a->step = step;
 	a->err = err;
 	_exit(127);
@@ -124,19 +153,12 @@ child_write(struct child_args *a, const char *path, const char *text)
 	close(fd);
 }
 
-/*
- * The job, from a clean process. Order matters: dispositions back to default
- * before the mask is emptied, so no handler of jobd's can run here on jobd's
- * memory.
- */
+/* The job's process, up to its exec. */
 __attribute__((no_sanitize("address", "undefined")))
-static int
-child_job(void *arg)
+static void
+child_setup(struct child_args *a)
 {
-	struct child_args	*a = arg;
 	const struct spawn_req	*r = a->req;
-	size_t			 i;
-	int			 eacces = 0;
 
 	if (r->tier == TIER_PIDNS || r->tier == TIER_SUBREAPER)
 		a->leader = child_outer_pid();
@@ -154,7 +176,22 @@ child_job(void *arg)
 	umask(r->umask);
 	if (chdir(r->cwd) == -1)
 		child_fail(a, "chdir", errno);
-	/* execvp's rules: skip ENOENT/ENOTDIR, remember EACCES. */
+}
+
+/*
+ * The job, from a clean process (child_main reset dispositions and mask):
+ * set up, then the program, by execvp's rules: skip ENOENT/ENOTDIR,
+ * remember EACCES.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static int
+child_job(struct child_args *a)
+{
+	const struct spawn_req	*r = a->req;
+	size_t			 i;
+	int			 eacces = 0;
+
+	child_setup(a);
 	for (i = 0; a->paths[i] != NULL; i++) {
 		execve(a->paths[i], r->argv, r->envp);
 		switch (errno) {
@@ -191,6 +228,125 @@ child_itoa(char *buf, long v)
 }
 
 /*
+ * Where execve will find argv[0], by execvp's rules, checked before the
+ * gate: a program that is not there or not executable fails the spawn at
+ * once, as it does without a shim.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static const char *
+child_resolve(struct child_args *a)
+{
+	struct stat	st;
+	size_t		i;
+	int		eacces = 0;
+
+	for (i = 0; a->paths[i] != NULL; i++) {
+		if (stat(a->paths[i], &st) == -1) {
+			switch (errno) {
+			case EACCES:
+				eacces = 1;
+				/* FALLTHROUGH */
+			case ENOENT:
+			case ENOTDIR:
+			case ELOOP:
+			case ENAMETOOLONG:
+				continue;
+			default:
+				child_fail(a, "execve", errno);
+			}
+		}
+		if (!S_ISREG(st.st_mode) || access(a->paths[i], X_OK) == -1) {
+			eacces = 1;
+			continue;
+		}
+		return (a->paths[i]);
+	}
+	child_fail(a, "execve", eacces ? EACCES : ENOENT);
+	return (NULL);
+}
+
+/*
+ * A gated job: set up, say so on msg, then wait until the shim, exec'd,
+ * opens the gate. Before that no code of the job runs, so none can stop
+ * the shim-to-be while jobd waits for its exec. If the shim is gone
+ * instead, so is the job.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static void __attribute__((noreturn))
+child_gated(struct child_args *a, int msg, int gate)
+{
+	struct gate_msg	 m = { NULL, 0, 0 };
+	const char	*path, *what = "jobd: execve failed: errno ";
+	char		 num[24], c;
+	ssize_t		 n;
+
+	a->fail_fd = msg;
+	child_setup(a);
+	path = child_resolve(a);
+	m.leader = a->leader;
+	if (write(msg, &m, sizeof(m)) != (ssize_t)sizeof(m))
+		_exit(127);
+	close(msg);
+	while ((n = read(gate, &c, 1)) == -1 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(127);
+	close(gate);
+	execve(path, a->req->argv, a->req->envp);
+	/* Found and executable, yet refused (ENOEXEC, E2BIG): too late to
+	 * fail the spawn; the job's stderr says why. */
+	child_itoa(num, errno);
+	child_say(2, what, strlen(what));
+	child_say(2, num, strlen(num));
+	child_say(2, "\n", 1);
+	_exit(127);
+}
+
+/*
+ * Fork (not vfork: the job must outlive our exec, on memory of its own) the
+ * gated job and wait for its word. Returns its pid; *gate is the end that
+ * opens it, for the shim.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static pid_t
+child_fork_gated(struct child_args *a, int *gate)
+{
+	struct gate_msg	m;
+	pid_t		pid;
+	ssize_t		n;
+	int		msg[2], g[2];
+
+	if (pipe2(msg, O_CLOEXEC) == -1 || pipe2(g, O_CLOEXEC) == -1)
+		child_fail(a, "pipe2", errno);
+	/* The raw system call: glibc's fork() would run its handlers on
+	 * jobd's memory, which we share. */
+	pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	if (pid == -1)
+		child_fail(a, "fork", errno);
+	if (pid == 0) {
+		close(msg[0]);
+		close(g[1]);
+		child_gated(a, msg[1], g[0]);
+	}
+	close(msg[1]);
+	close(g[0]);
+	while ((n = read(msg[0], &m, sizeof(m))) == -1 && errno == EINTR)
+		;
+	close(msg[0]);
+	if (n != (ssize_t)sizeof(m) || m.step != NULL) {
+		kill(pid, SIGKILL);	/* our unreaped child: its pid is safe */
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(m))
+			child_fail(a, "fork", EPIPE);
+		child_fail(a, m.step, m.err);
+	}
+	a->leader = m.leader;
+	*gate = g[1];
+	return (pid);
+}
+
+/*
  * The shim's process: pid 1 of a new PID namespace, or a subreaper. It starts
  * the job as its own child (vfork-style again, so errors still come back
  * through the shared struct), then becomes the shim by exec'ing jobd.
@@ -202,6 +358,7 @@ child_shim(struct child_args *a)
 	const struct spawn_req	*r = a->req;
 	sigset_t		 all;
 	pid_t			 pid;
+	int			 gate;
 
 	/* jobd's death is the job's: the shim (or its namespace) dies. */
 	if (prctl(PR_SET_PDEATHSIG, r->tier == TIER_PIDNS ? SIGKILL :
@@ -219,21 +376,20 @@ child_shim(struct child_args *a)
 		child_write(a, "/proc/self/gid_map", a->gid_map);
 		child_write(a, "/proc/self/uid_map", a->uid_map);
 	}
-	pid = clone(child_job, job_stack + sizeof(job_stack),
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, a);
-	if (pid == -1)
-		child_fail(a, "clone", errno);
-	if (a->step != NULL)
-		_exit(127);	/* the job's failure is in *a already */
+	pid = child_fork_gated(a, &gate);
 	child_itoa(a->leader_arg, pid);
 	/*
 	 * jobd may signal the shim as soon as spawn_job() returns, before the
 	 * shim has its signalfd: blocked signals stay pending across execve.
+	 * The shim opens the gate through fd 4.
 	 */
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, NULL) == -1 ||
-	    child_dup(r->report_fd, 3) == -1 ||
-	    close_range(4, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
+	    /* Above 4 first, so that placing the report cannot clobber it. */
+	    (gate = fcntl(gate, F_DUPFD_CLOEXEC, 5)) == -1 ||
+	    child_dup(r->report_fd, SHIM_REPORT_FD) == -1 ||
+	    dup2(gate, SHIM_GATE_FD) == -1 ||
+	    close_range(5, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
 		kill(pid, SIGKILL);	/* our unreaped child: its pid is safe */
 		child_fail(a, "shim", errno);
 	}
@@ -316,6 +472,7 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 		spawn_init();
 	paths = spawn_paths(r);
 	memset(&a, 0, sizeof(a));
+	a.fail_fd = -1;
 	a.req = r;
 	a.paths = paths;
 	if (r->tier == TIER_PIDNS || r->tier == TIER_SUBREAPER) {

@@ -1189,6 +1189,76 @@ START_TEST(leftovers_counted)
 END_TEST
 
 /*
+ * 9b. Spawn failures, in every tier: the first response already says
+ * failed, with the errno (behind a shim too: the job is set up and its
+ * program looked up before the gate). A program the kernel refuses only
+ * at execve (ENOEXEC) fails the spawn where jobd execs the job itself, and
+ * ends the job with 127 and a message on its stderr behind a shim.
+ */
+static void
+expect_spawn_failure(struct jobd_client *c, json_object *req,
+    const char *tier, const char *err)
+{
+	json_object	*r, *job;
+
+	r = call(c, req);
+	expect_ok(r);
+	ck_assert_msg(strcmp(jstr(r, "state"), "failed") == 0 &&
+	    json_object_get_type(jget(r, "pid")) == json_type_null,
+	    "%s, %s: %s", tier, err, json_object_to_json_string(r));
+	json_object_put(r);
+	r = recv_resp(c);
+	expect_ok(r);
+	job = jget(r, "job");
+	ck_assert_msg(strcmp(jstr(job, "state"), "failed") == 0 &&
+	    strcmp(jstr(job, "error"), err) == 0, "%s, %s: %s",
+	    tier, err, json_object_to_json_string(job));
+	json_object_put(r);
+}
+
+START_TEST(spawn_failures)
+{
+	const char		*tier = tiers[_i];
+	struct jobd_client	*c;
+	json_object		*job;
+	char			 path[PATH_MAX], mark[32];
+
+	if (!start_tier(tier, NULL))
+		return;
+	new_mark(mark, sizeof(mark));
+	path_in(&J, "plain", path, sizeof(path));
+	write_file(path, "not a program\n", 0644);
+	path_in(&J, "garbage", path, sizeof(path));
+	write_file(path, "\x01\x02\x03 not a program\n", 0755);
+	c = e2e_connect(&J);
+	expect_spawn_failure(c, job_req(jargv("no-such-program", NULL), mark,
+	    "\"wait\":true"), tier, "ENOENT");
+	expect_spawn_failure(c, job_req(jargv("./plain", NULL), mark,
+	    "\"wait\":true"), tier, "EACCES");
+	expect_spawn_failure(c, run_req(jargv("true", NULL),
+	    "{\"cwd\":\"/no/such/dir\",\"wait\":true}"), tier, "ENOENT");
+	if (strcmp(tier, "pidns") == 0 || strcmp(tier, "subreaper") == 0) {
+		job = run_wait(c, job_req(jargv("./garbage", NULL), mark,
+		    "\"wait\":true"), NULL);
+		ck_assert_msg(strcmp(jstr(job, "state"), "exited") == 0 &&
+		    jint(job, "exit_code") == 127 &&
+		    strcmp(jstr(job, "stderr"),
+		    "jobd: execve failed: errno 8\n") == 0,
+		    "%s: %s", tier, json_object_to_json_string(job));
+		json_object_put(job);
+	} else
+		expect_spawn_failure(c, job_req(jargv("./garbage", NULL), mark,
+		    "\"wait\":true"), tier, "ENOEXEC");
+	/* And the tier still runs jobs. */
+	job = run_wait(c, job_req(jargv("true", NULL), mark, "\"wait\":true"),
+	    NULL);
+	ck_assert_str_eq(jstr(job, "state"), "exited");
+	json_object_put(job);
+	e2e_close(c);
+}
+END_TEST
+
+/*
  * 10. 200 jobs end at the same instant: all read one pipe (passed as their
  * stdin), whose write end the test then closes. Every result comes, and
  * jobd is left with no zombie child.
@@ -1584,6 +1654,7 @@ contain_suite(void)
 	add(s, "stops_its_shim", stops_its_shim, 0, TEST_TIMEOUT);
 	add(s, "frozen_cgroup", frozen_cgroup, 0, TEST_TIMEOUT);
 	add(s, "leftovers", leftovers_counted, 1, TEST_TIMEOUT);
+	add(s, "spawn_failures", spawn_failures, 1, TEST_TIMEOUT);
 	add(s, "many_end_at_once", many_end_at_once, 1, TEST_TIMEOUT);
 	add(s, "jobd_sigkilled", jobd_sigkilled, 1, TEST_TIMEOUT);
 	add(s, "clean_stop", clean_stop, 1, TEST_TIMEOUT);
