@@ -204,6 +204,11 @@ struct job	*job_find(uint64_t);
 struct job	*job_find_pid(pid_t);
 uint64_t	 job_id(struct job *);
 pid_t		 job_pid(struct job *);
+uid_t		 job_uid(struct job *);		/* who submitted it */
+/* What was captured of stream 0 (stdout) or 1 (stderr) so far; NULL if
+ * the stream was passed, not captured, or the job was restored from the
+ * store without it. */
+const char	*job_output(struct job *, int stream, size_t *len);
 enum job_state	 job_state(struct job *);
 const char	*job_state_name(enum job_state);
 int		 job_done(struct job *);
@@ -248,6 +253,58 @@ int		 killer_group_empty(struct killer *);
 /* Watch the job until it is empty, then call job_group_gone(). */
 void		 killer_watch(struct killer *);
 int		 killer_active(struct killer *);
+
+/* store.c: the durable job store, SQLite in WAL mode (see docs/design.md). */
+struct store_rec {
+	uint64_t	 id;
+	const char	*state;		/* job_state_name() */
+	int		 priority;
+	const char	*key;		/* idempotency key, or NULL */
+	unsigned long	 uid;		/* who submitted it */
+	double		 submitted_at;	/* wall clock, seconds since the epoch */
+	double		 started_at;	/* 0: not started */
+	double		 ended_at;	/* 0: not ended */
+	long		 pid;		/* 0: none */
+	const char	*request;	/* JSON text: enough to start it again */
+	const char	*result;	/* JSON text: the final job object, or NULL */
+};
+/* dir NULL: in memory. -1 with a message in err (never exits). */
+int		 store_open(const char *dir, char *err, size_t len);
+void		 store_close(void);
+const char	*store_path(void);	/* the database file, or ":memory:" */
+/* Every record, in id order, to cb (which returns -1 to stop). At start. */
+int		 store_load(int (*cb)(const struct store_rec *, void *),
+		     void *arg, char *err, size_t len);
+/* Writes join one transaction, open until store_commit(). -1: failed,
+ * store_errmsg() says why. */
+int		 store_insert(const struct store_rec *);
+int		 store_update(const struct store_rec *);	/* by id */
+int		 store_delete(uint64_t id);
+int		 store_commit(void);
+void		 store_rollback(void);
+int		 store_in_txn(void);
+const char	*store_errmsg(void);
+
+/* queue.c: jobs waiting for a slot, by priority then submission. */
+struct queue_entry {
+	int		 priority;
+	uint64_t	 seq;		/* FIFO within a priority */
+	unsigned int	 index;		/* in the heap */
+};
+void		 queue_push(struct queue_entry *);
+struct queue_entry *queue_peek(void);
+struct queue_entry *queue_pop(void);
+void		 queue_remove(struct queue_entry *);
+unsigned int	 queue_len(void);
+void		 queue_free(void);
+
+/* watch.c: streams of job events, the watch op (docs/protocol.md). */
+void		 watch_op(struct conn *, json_object *req, json_object *tag);
+/* "queued", "started", "terminating", "done". */
+void		 watch_event(struct job *, const char *event);
+void		 watch_output(struct job *, int stream, const char *, size_t);
+void		 watch_conn_gone(struct conn *);
+void		 watch_job_gone(struct job *);
 
 /* reap.c */
 void		 reap_init(void);

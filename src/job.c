@@ -37,6 +37,7 @@ struct job {
 	char			**argv;
 	pid_t			 pid;		/* the leader */
 	pid_t			 wait_pid;	/* the leader, or its shim */
+	uid_t			 uid;		/* who submitted it */
 	double			 timeout;
 	double			 kill_after;
 	int			 sig;
@@ -184,6 +185,16 @@ job_done(struct job *job)
 
 uint64_t	job_id(struct job *job) { return (job->id); }
 pid_t		job_pid(struct job *job) { return (job->pid); }
+uid_t		job_uid(struct job *job) { return (job->uid); }
+
+const char *
+job_output(struct job *job, int stream, size_t *len)
+{
+	*len = 0;
+	if (stream < 0 || stream > 1 || job->out[stream] == NULL)
+		return (NULL);
+	return (output_data(job->out[stream], len));
+}
 enum job_state	job_state(struct job *job) { return (job->state); }
 int		job_signal(struct job *job) { return (job->sig); }
 double		job_kill_after(struct job *job) { return (job->kill_after); }
@@ -359,6 +370,7 @@ job_start(struct run_req *r, struct conn *c)
 	job->in_len = r->stdin_len;
 	r->stdin_data = NULL;
 	job->owner = r->cancel_on_disconnect ? c : NULL;
+	job->uid = c != NULL ? conn_uid(c) : getuid();
 	TAILQ_INIT(&job->waiters);
 	job->start_ns = mono_ns();
 	job->started_at = wall_now();

@@ -9,5 +9,6 @@ Suite	*job_suite(void);
 Suite	*output_suite(void);
 Suite	*config_suite(void);
 Suite	*spawn_suite(void);
+Suite	*store_suite(void);
 
 #endif
