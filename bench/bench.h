@@ -223,6 +223,9 @@ bench_jobd_atexit(void)
 	fprintf(stderr, "jobd stopped; its log: %s\n", bj->log);
 }
 
+/* Start jobd with its job store in memory (-M), not on disk. */
+static int	bench_jobd_memory;
+
 /*
  * Start jobd (path) on a socket in a new private directory, its stderr to a
  * log file beside the socket, and wait until it answers ping. With sock
@@ -236,7 +239,7 @@ bench_jobd_start(struct bench_jobd *bj, const char *path, const char *sock)
 	struct jobd_client		*jc = NULL;
 	sigset_t			 none;
 	const char			*tmp;
-	char				*argv[4];
+	char				*argv[6];
 	char				*envp[] = { (char *)BENCH_PATH_ENV, NULL };
 	char				 msg[512];
 	int				 i, status, rc;
@@ -280,10 +283,14 @@ bench_jobd_start(struct bench_jobd *bj, const char *path, const char *sock)
 	    (rc = posix_spawnattr_setsigmask(&at, &none)) != 0 ||
 	    (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK)) != 0)
 		errc(1, rc, "posix_spawnattr");
+	/* A store of its own, in the directory, whatever the user; -M: in
+	 * memory instead. */
 	argv[0] = (char *)"jobd";
 	argv[1] = (char *)"-s";
 	argv[2] = bj->sock;
-	argv[3] = NULL;
+	argv[3] = (char *)(bench_jobd_memory ? "-M" : "-S");
+	argv[4] = bench_jobd_memory ? NULL : bj->dir;
+	argv[5] = NULL;
 	if ((rc = posix_spawn(&bj->pid, path, &fa, &at, argv, envp)) != 0)
 		errc(1, rc, "posix_spawn %s", path);
 	bench_jobd_current = bj;

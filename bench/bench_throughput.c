@@ -50,7 +50,7 @@ static void	 check_result(json_object *, int64_t);
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: bench_throughput [-c concurrency] "
+	fprintf(stderr, "usage: bench_throughput [-M] [-c concurrency] "
 	    "[-j jobd] [-n jobs] [-r rounds] [-s socket]\n");
 	exit(1);
 }
@@ -241,8 +241,11 @@ main(int argc, char **argv)
 	size_t			 retained;
 	int			 ch, i, n = 2000, conc = 8, rounds = 3;
 
-	while ((ch = getopt(argc, argv, "c:j:n:r:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:j:Mn:r:s:")) != -1) {
 		switch (ch) {
+		case 'M':
+			bench_jobd_memory = 1;
+			break;
 		case 'c':
 			conc = (int)parse_num(optarg, "concurrency", 1, 4096);
 			break;

@@ -15,7 +15,8 @@ trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf 
 tiers=
 for t in pgid cgroup2 pidns subreaper; do
 	printf 'containment = %s\n' "$t" >"$dir/$t.conf"
-	./jobd -s "$dir/$t.sock" -f "$dir/$t.conf" 2>"$dir/$t.log" &
+	./jobd -s "$dir/$t.sock" -S "$dir/$t.state" -f "$dir/$t.conf" \
+	    2>"$dir/$t.log" &
 	pids="$pids $!"
 	i=0
 	while [ ! -S "$dir/$t.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

@@ -20,6 +20,7 @@
 #define JOBD_E_FORBIDDEN	"forbidden"
 #define JOBD_E_INTERNAL		"internal"
 #define JOBD_E_LIMIT		"limit"
+#define JOBD_E_QUEUE_FULL	"queue_full"
 
 /* Default bound of one request line, without its newline. */
 #define JOBD_MAX_LINE_DEFAULT	(1024 * 1024)

@@ -19,10 +19,14 @@
 #include "jobd-protocol.h"
 
 #define JOBD_VERSION	PACKAGE_VERSION
+#define JOBD_PRIORITY_MAX	1000	/* and -1000 */
+#define JOBD_KEY_MAX		256	/* bytes of an idempotency key */
 
 struct conn;
 struct job;
+struct queue_entry;
 struct spawn_req;
+struct store_rec;
 
 /* config.c */
 struct jobd_config {
@@ -39,6 +43,10 @@ struct jobd_config {
 	double		 shutdown_grace;	/* bound for flushing replies */
 	double		 unkillable_after;	/* after SIGKILL */
 	char		*containment;		/* see contain.c */
+	unsigned int	 max_running;		/* 0: unlimited */
+	unsigned int	 max_queued;
+	char		*state_dir;		/* NULL: the default */
+	int		 store_memory;		/* no store on disk */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -73,6 +81,11 @@ struct run_req {
 	int		  nfds;		/* descriptors the request passes */
 	int		  fd_slot[3];	/* their stdio slots, in order */
 	int		  fd[3];	/* per slot: passed fd, or -1 */
+	int		  priority;	/* higher starts first */
+	double		  start_by;	/* 0: may wait forever */
+	char		 *key;		/* idempotency key, or NULL */
+	double		  warn_before;	/* 0: no warning */
+	int		  warn_sig;
 };
 struct proto_err {
 	const char	*code;
@@ -183,6 +196,7 @@ pid_t		 spawn_job(struct spawn_req *, struct spawn_err *);
 
 /* job.c */
 enum job_state {
+	JOB_QUEUED,
 	JOB_RUNNING,
 	JOB_TERMINATING,
 	JOB_EXITED,
@@ -190,6 +204,8 @@ enum job_state {
 	JOB_TIMED_OUT,
 	JOB_CANCELLED,
 	JOB_FAILED,
+	JOB_EXPIRED,
+	JOB_LOST,
 };
 enum kill_reason {
 	KILL_DEADLINE,
@@ -199,7 +215,26 @@ enum kill_reason {
 };
 extern struct event_base *base;
 void		 job_init(void);
-struct job	*job_start(struct run_req *, struct conn *);
+/* A queued job from a decoded request (taken over); sched.c starts it. */
+struct job	*job_new(struct run_req *, struct conn *);
+void		 job_begin_run(struct job *);
+void		 job_spawn(struct job *);
+void		 job_persist_all(void);
+void		 job_hold(struct job *, int);
+/* A job that never started ends: cancelled, expired or lost. */
+void		 job_end_unstarted(struct job *, enum job_state,
+		     const char *why);
+/* A new job whose id was never sent (the store failed): gone. */
+void		 job_forget(struct job *);
+struct job	*job_restore(const struct store_rec *, char *err, size_t);
+struct job	*job_find_key(uid_t, const char *key);
+struct job	*job_from_qentry(struct queue_entry *);
+struct queue_entry *job_qentry(struct job *);
+int		 job_has_fds(struct job *);
+/* Write the job's record into the open store transaction. */
+void		 job_persist(struct job *);
+int		 job_insert(struct job *, const char *request);
+uint64_t	 job_next_id(void);
 struct job	*job_find(uint64_t);
 struct job	*job_find_pid(pid_t);
 uint64_t	 job_id(struct job *);
@@ -313,8 +348,11 @@ unsigned long	 reap_orphans(void);
 void		 reap_free(void);
 
 /* conn.c */
+struct conn_slot;
 void		 conn_accept(int fd, uid_t, pid_t);
 void		 conn_send(struct conn *, json_object *);
+struct conn_slot *conn_hold(struct conn *);
+void		 conn_fill(struct conn *, struct conn_slot *, json_object *);
 void		 conn_close_all(void);
 void		 conn_free_all(void);
 int		 conn_wait_add(struct conn *);
@@ -324,6 +362,16 @@ unsigned int	 conn_count(void);
 uid_t		 conn_uid(struct conn *);
 int		 conn_take_fds(struct conn *, int *, int);
 int		 conn_has_fds(struct conn *);
+
+/* sched.c: admission, the queue's slots, one store commit per loop turn. */
+void		 sched_init(void);
+void		 sched_free(void);
+void		 sched_submit(struct conn *, json_object *req, json_object *tag,
+		     struct run_req *);
+void		 sched_kick(void);
+void		 sched_conn_gone(struct conn *);
+int		 sched_restore(char *err, size_t len);
+unsigned int	 sched_running(void);
 
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jobd.h"
 #include "jobd/client.h"
@@ -19,7 +20,8 @@
 #include "xmalloc.h"
 
 enum opt_type {
-	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER
+	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER,
+	OPT_SLOTS, OPT_STORE
 };
 
 struct opt {
@@ -63,6 +65,16 @@ static const struct opt opts[] = {
 	{ "containment", OPT_TIER, OFF(containment), 0, 0, "auto",
 	  "how jobs are contained: auto (the strongest available), cgroup2, "
 	  "pidns, subreaper, pgid" },
+	{ "max_running", OPT_SLOTS, OFF(max_running), 0, 1000000, "auto",
+	  "jobs running at once: auto (4 per CPU), a number, or unlimited (0)" },
+	{ "max_queued", OPT_UINT, OFF(max_queued), 0, 10000000, "10000",
+	  "jobs waiting for a slot; beyond, run fails with queue_full" },
+	{ "state_dir", OPT_STRING, OFF(state_dir), 0, 0, "",
+	  "the job store's directory; empty: /var/lib/jobd as root, else "
+	  "$XDG_STATE_HOME/jobd" },
+	{ "store", OPT_STORE, OFF(store_memory), 0, 1, "disk",
+	  "disk: jobs survive a restart; memory: they do not (tests, "
+	  "throwaway use)" },
 };
 
 struct jobd_config cfg;
@@ -94,6 +106,15 @@ parse_size(const char *s, double *out)
 	return (0);
 }
 
+/* max_running = auto: 4 jobs per online CPU. */
+static unsigned int
+config_auto_slots(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (n > 0 ? 4 * (unsigned int)n : 4);
+}
+
 static int
 opt_set(struct jobd_config *c, const struct opt *o, const char *val,
     char *err, size_t errlen)
@@ -117,6 +138,14 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 		free(*(char **)p);
 		*(char **)p = xstrdup(val);
 		return (0);
+	case OPT_STORE:
+		if (strcmp(val, "disk") != 0 && strcmp(val, "memory") != 0) {
+			snprintf(err, errlen, "%s: '%s' is not disk or memory",
+			    o->name, val);
+			return (-1);
+		}
+		*(int *)p = strcmp(val, "memory") == 0;
+		return (0);
 	case OPT_SIZE:
 		if (parse_size(val, &v) == -1) {
 			snprintf(err, errlen, "%s: invalid size '%s'", o->name,
@@ -131,6 +160,16 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 			return (-1);
 		}
 		break;
+	case OPT_SLOTS:
+		if (strcmp(val, "auto") == 0) {
+			*(unsigned int *)p = config_auto_slots();
+			return (0);
+		}
+		if (strcmp(val, "unlimited") == 0) {
+			*(unsigned int *)p = 0;
+			return (0);
+		}
+		/* FALLTHROUGH */
 	case OPT_UINT:
 	case OPT_MODE:
 		errno = 0;
@@ -305,7 +344,11 @@ config_print(const struct jobd_config *c, FILE *f)
 			fprintf(f, "%gs", *(const double *)p);
 			break;
 		case OPT_UINT:
+		case OPT_SLOTS:
 			fprintf(f, "%u", *(const unsigned int *)p);
+			break;
+		case OPT_STORE:
+			fprintf(f, "%s", *(const int *)p ? "memory" : "disk");
 			break;
 		case OPT_MODE:
 			fprintf(f, "%03o", *(const unsigned int *)p);

@@ -46,6 +46,17 @@ struct conn_fd {
 	int		fd;
 };
 
+/*
+ * A reply whose place is kept: a run's answer waits until its job is on
+ * disk (end of the loop turn), and what the connection is sent meanwhile
+ * queues behind it, so that replies keep the order of the requests.
+ */
+struct conn_slot {
+	char			*frame;		/* NULL: not yet filled */
+	size_t			 len;
+	TAILQ_ENTRY(conn_slot)	 entry;
+};
+
 struct conn {
 	unsigned long		 id;
 	struct bufferevent	*bev;
@@ -69,6 +80,8 @@ struct conn {
 	int			 cur[CONN_LINE_FDS];	/* the line's own */
 	int			 ncur;
 	int			 fds_lost;	/* too many were passed */
+	TAILQ_HEAD(, conn_slot)	 held;		/* replies kept in order */
+	size_t			 held_bytes;
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -117,6 +130,7 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	c->rd_ev = event_new(base, fd, EV_READ | EV_PERSIST, conn_recv_cb, c);
 	c->in = evbuffer_new();
 	c->hup_ev = event_new(base, -1, EV_PERSIST, conn_hup_cb, c);
+	TAILQ_INIT(&c->held);
 	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL ||
 	    c->rd_ev == NULL || c->in == NULL || c->hup_ev == NULL)
 		fatalx("%s: out of memory", __func__);
@@ -130,29 +144,93 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	    (long)pid);
 }
 
+/* Room for len more bytes of replies, or c is disconnected: -1. */
+static int
+conn_room(struct conn *c, size_t len)
+{
+	size_t	queued;
+
+	queued = evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    c->held_bytes;
+	if (queued + len <= cfg.max_reply_buffer)
+		return (0);
+	log_warnx("conn %lu: uid %lu does not read its replies (%zu bytes "
+	    "queued): disconnecting", c->id, (unsigned long)c->uid, queued);
+	conn_schedule_free(c);
+	return (-1);
+}
+
+static void
+conn_write_frame(struct conn *c, const char *frame, size_t len)
+{
+	if (bufferevent_write(c->bev, frame, len) == -1)
+		fatalx("%s: bufferevent_write", __func__);
+}
+
 void
 conn_send(struct conn *c, json_object *resp)
 {
-	struct evbuffer	*out;
-	char		*frame;
-	size_t		 len;
+	struct conn_slot	*s;
+	char			*frame;
+	size_t			 len;
 
 	if (c->dead)
 		return;
 	if ((frame = proto_frame(resp, &len)) == NULL)
 		fatalx("%s: json serialization failed", __func__);
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) + len > cfg.max_reply_buffer) {
-		log_warnx("conn %lu: uid %lu does not read its replies "
-		    "(%zu bytes queued): disconnecting", c->id,
-		    (unsigned long)c->uid, evbuffer_get_length(out));
+	if (conn_room(c, len) == -1) {
 		free(frame);
-		conn_schedule_free(c);
 		return;
 	}
-	if (bufferevent_write(c->bev, frame, len) == -1)
-		fatalx("%s: bufferevent_write", __func__);
-	free(frame);
+	if (TAILQ_EMPTY(&c->held)) {
+		conn_write_frame(c, frame, len);
+		free(frame);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->frame = frame;
+	s->len = len;
+	c->held_bytes += len;
+	TAILQ_INSERT_TAIL(&c->held, s, entry);
+}
+
+/*
+ * Keep the place of a reply to come. Until it is filled the connection
+ * counts as waiting, so a client that half-closes still gets it.
+ */
+struct conn_slot *
+conn_hold(struct conn *c)
+{
+	struct conn_slot	*s = xcalloc(1, sizeof(*s));
+
+	TAILQ_INSERT_TAIL(&c->held, s, entry);
+	c->nwaits++;
+	return (s);
+}
+
+static void
+conn_slot_free(struct conn *c, struct conn_slot *s)
+{
+	TAILQ_REMOVE(&c->held, s, entry);
+	if (s->frame != NULL)
+		c->held_bytes -= s->len;
+	free(s->frame);
+	free(s);
+}
+
+/* Fill a kept place, and send what is now in order. */
+void
+conn_fill(struct conn *c, struct conn_slot *s, json_object *resp)
+{
+	if ((s->frame = proto_frame(resp, &s->len)) == NULL)
+		fatalx("%s: json serialization failed", __func__);
+	c->held_bytes += s->len;
+	while ((s = TAILQ_FIRST(&c->held)) != NULL && s->frame != NULL) {
+		if (!c->dead)
+			conn_write_frame(c, s->frame, s->len);
+		conn_slot_free(c, s);
+	}
+	conn_waiter_done(c);
 }
 
 static void
@@ -569,6 +647,8 @@ conn_free_cb(evutil_socket_t fd, short ev, void *arg)
 	while (c->nfdq > 0)
 		conn_close_fds(&c->fdq[--c->nfdq].fd, 1);
 	conn_close_fds(c->cur, c->ncur);
+	while (!TAILQ_EMPTY(&c->held))
+		conn_slot_free(c, TAILQ_FIRST(&c->held));
 	log_debug("conn %lu: freed", c->id);
 	free(c);
 }

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -35,6 +37,18 @@ struct job {
 	uint64_t		 id;
 	enum job_state		 state;
 	char			**argv;
+	int			 priority;
+	char			*key;		/* idempotency key, or NULL */
+	double			 submitted_at;	/* wall clock */
+	double			 start_by;	/* 0: none */
+	struct queue_entry	 qe;
+	int			 in_queue;
+	struct event		*start_by_ev;
+	struct run_req		*req;		/* until it starts */
+	double			 warn_before;
+	int			 warn_sig;
+	struct event		*warn_ev;
+	json_object		*result;	/* restored from the store */
 	pid_t			 pid;		/* the leader */
 	pid_t			 wait_pid;	/* the leader, or its shim */
 	uid_t			 uid;		/* who submitted it */
@@ -45,6 +59,9 @@ struct job {
 	uint64_t		 start_ns, end_ns;
 	double			 started_at, ended_at;
 
+	int			 started;
+	int			 holds;		/* job_hold() */
+	size_t			 result_bytes;	/* of a restored result */
 	int			 leader_done;
 	int			 status;
 	struct rusage		 ru;
@@ -74,22 +91,30 @@ struct job {
 	int			 watched;
 	RB_ENTRY(job)		 id_node;
 	RB_ENTRY(job)		 pid_node;
+	RB_ENTRY(job)		 key_node;
 	int			 in_pid_tree;
 };
 
 static int	job_cmp_id(struct job *, struct job *);
 static int	job_cmp_pid(struct job *, struct job *);
+static int	job_cmp_key(struct job *, struct job *);
 RB_HEAD(job_ids, job);
 RB_HEAD(job_pids, job);
+RB_HEAD(job_keys, job);
 RB_PROTOTYPE(job_ids, job, id_node, job_cmp_id)
 RB_PROTOTYPE(job_pids, job, pid_node, job_cmp_pid)
+RB_PROTOTYPE(job_keys, job, key_node, job_cmp_key)
 RB_GENERATE(job_ids, job, id_node, job_cmp_id)
 RB_GENERATE(job_pids, job, pid_node, job_cmp_pid)
+RB_GENERATE(job_keys, job, key_node, job_cmp_key)
 
 static struct job_ids		 ids = RB_INITIALIZER(&ids);
 static struct job_pids		 pids = RB_INITIALIZER(&pids);
-static TAILQ_HEAD(, job)	 live_jobs = TAILQ_HEAD_INITIALIZER(live_jobs);
-static TAILQ_HEAD(, job)	 done_jobs = TAILQ_HEAD_INITIALIZER(done_jobs);
+static struct job_keys		 keys = RB_INITIALIZER(&keys);
+TAILQ_HEAD(job_list, job);
+static struct job_list		 queued_jobs = TAILQ_HEAD_INITIALIZER(queued_jobs);
+static struct job_list		 live_jobs = TAILQ_HEAD_INITIALIZER(live_jobs);
+static struct job_list		 done_jobs = TAILQ_HEAD_INITIALIZER(done_jobs);
 static TAILQ_HEAD(, job)	 watch_jobs = TAILQ_HEAD_INITIALIZER(watch_jobs);
 static uint64_t			 next_id;
 static unsigned int		 nlive, ndone;
@@ -101,12 +126,20 @@ static void	job_finish(struct job *);
 static uint64_t	job_output_bytes(struct job *);
 static void	job_free(struct job *);
 static void	job_deadline_cb(evutil_socket_t, short, void *);
+static void	job_warn_cb(evutil_socket_t, short, void *);
+static void	job_conclude(struct job *);
+static void	job_arm(struct job *);
+static void	job_fail(struct job *, int, const char *);
+static int	job_pipes(struct job *, struct run_req *, int[3]);
+static void	job_close_child_fds(int[3]);
+static void	job_log_start(struct job *, uid_t);
 static void	job_output_cb(evutil_socket_t, short, void *);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
 static void	job_prune_cb(evutil_socket_t, short, void *);
 static void	job_begin_kill(struct job *, int, enum kill_reason);
 
 static const char *state_names[] = {
+	[JOB_QUEUED] = "queued",
 	[JOB_RUNNING] = "running",
 	[JOB_TERMINATING] = "terminating",
 	[JOB_EXITED] = "exited",
@@ -114,6 +147,8 @@ static const char *state_names[] = {
 	[JOB_TIMED_OUT] = "timed_out",
 	[JOB_CANCELLED] = "cancelled",
 	[JOB_FAILED] = "failed",
+	[JOB_EXPIRED] = "expired",
+	[JOB_LOST] = "lost",
 };
 
 static int
@@ -126,6 +161,15 @@ static int
 job_cmp_pid(struct job *a, struct job *b)
 {
 	return (a->wait_pid < b->wait_pid ? -1 : a->wait_pid > b->wait_pid);
+}
+
+/* Keys are per user: the same key of two users names two jobs. */
+static int
+job_cmp_key(struct job *a, struct job *b)
+{
+	if (a->uid != b->uid)
+		return (a->uid < b->uid ? -1 : 1);
+	return (strcmp(a->key, b->key));
 }
 
 void
@@ -154,6 +198,9 @@ int
 job_state_valid(enum job_state from, enum job_state to)
 {
 	switch (from) {
+	case JOB_QUEUED:
+		return (to == JOB_RUNNING || to == JOB_CANCELLED ||
+		    to == JOB_EXPIRED || to == JOB_LOST);
 	case JOB_RUNNING:
 		return (to == JOB_TERMINATING || to == JOB_EXITED ||
 		    to == JOB_SIGNALED || to == JOB_FAILED);
@@ -180,7 +227,8 @@ job_set_state(struct job *job, enum job_state to)
 int
 job_done(struct job *job)
 {
-	return (job->state != JOB_RUNNING && job->state != JOB_TERMINATING);
+	return (job->state != JOB_QUEUED && job->state != JOB_RUNNING &&
+	    job->state != JOB_TERMINATING);
 }
 
 uint64_t	job_id(struct job *job) { return (job->id); }
@@ -329,6 +377,13 @@ job_arm(struct job *job)
 		    job)) == NULL || evtimer_add(job->deadline_ev, &tv) == -1)
 			fatalx("%s: evtimer", __func__);
 	}
+	if (job->warn_before > 0) {
+		tv = tv_from_secs(job->timeout - job->warn_before -
+		    (double)(mono_ns() - job->start_ns) / 1e9);
+		if ((job->warn_ev = evtimer_new(base, job_warn_cb,
+		    job)) == NULL || evtimer_add(job->warn_ev, &tv) == -1)
+			fatalx("%s: evtimer", __func__);
+	}
 }
 
 static void
@@ -345,55 +400,242 @@ job_log_start(struct job *job, uid_t uid)
 	free(cmd);
 }
 
-/*
- * Start a job from a decoded request. The request's argv and stdin are taken
- * over. Always returns a job: a spawn failure is a job in state failed.
- */
-struct job *
-job_start(struct run_req *r, struct conn *c)
+static void
+job_start_by_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct job		*job = xcalloc(1, sizeof(*job));
-	struct spawn_req	 sr;
-	struct spawn_err	 se;
-	int			 child[3];
-	char			 err[512];
+	struct job	*job = arg;
 
-	job->id = ++next_id;
-	job->state = JOB_RUNNING;
+	if (job->state != JOB_QUEUED)
+		return;
+	log_info("job %llu: not started within %gs: expired",
+	    (unsigned long long)job->id, job->start_by);
+	job_end_unstarted(job, JOB_EXPIRED, NULL);
+}
+
+static void
+job_arm_start_by(struct job *job, double left)
+{
+	struct timeval	tv = tv_from_secs(left > 0 ? left : 0);
+
+	if ((job->start_by_ev = evtimer_new(base, job_start_by_cb,
+	    job)) == NULL || evtimer_add(job->start_by_ev, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}
+
+/* A job, not yet anywhere: the fields every way of making one sets. */
+static struct job *
+job_alloc(uint64_t id, struct run_req *r)
+{
+	struct job	*job = xcalloc(1, sizeof(*job));
+
+	job->id = id;
+	if (id > next_id)
+		next_id = id;
+	job->state = JOB_QUEUED;
 	job->argv = r->argv;
 	r->argv = NULL;
+	job->key = r->key;
+	r->key = NULL;
 	job->timeout = r->timeout;
 	job->kill_after = r->kill_after >= 0 ? r->kill_after : cfg.kill_after;
 	job->sig = r->sig;
+	job->priority = r->priority;
+	job->start_by = r->start_by;
+	job->warn_before = r->warn_before;
+	job->warn_sig = r->warn_sig;
 	job->in_fd = -1;
-	job->in_data = r->stdin_data;
-	job->in_len = r->stdin_len;
-	r->stdin_data = NULL;
-	job->owner = r->cancel_on_disconnect ? c : NULL;
-	job->uid = c != NULL ? conn_uid(c) : getuid();
+	job->qe.priority = job->priority;
+	job->qe.seq = id;	/* ids grow with submission: FIFO */
 	TAILQ_INIT(&job->waiters);
+	job->req = xmalloc(sizeof(*job->req));
+	*job->req = *r;
+	/* The caller's copy now owns nothing. */
+	memset(r, 0, sizeof(*r));
+	r->fd[0] = r->fd[1] = r->fd[2] = -1;
+	RB_INSERT(job_ids, &ids, job);
+	return (job);
+}
+
+static void
+job_enqueue(struct job *job)
+{
+	TAILQ_INSERT_TAIL(&queued_jobs, job, entry);
+	queue_push(&job->qe);
+	job->in_queue = 1;
+}
+
+/* Out of the queue, for good: to run, or to end without running. */
+static void
+job_unqueue(struct job *job)
+{
+	if (job->in_queue) {
+		queue_remove(&job->qe);
+		job->in_queue = 0;
+	}
+	TAILQ_REMOVE(&queued_jobs, job, entry);
+	if (job->start_by_ev != NULL) {
+		event_free(job->start_by_ev);
+		job->start_by_ev = NULL;
+	}
+}
+
+/*
+ * A new job from a decoded request, which it takes over: queued. sched.c
+ * decides when it starts (job_spawn).
+ */
+struct job *
+job_new(struct run_req *r, struct conn *c)
+{
+	struct job	*job = job_alloc(next_id + 1, r);
+
+	job->uid = c != NULL ? conn_uid(c) : getuid();
+	job->owner = job->req->cancel_on_disconnect ? c : NULL;
+	job->submitted_at = wall_now();
+	if (job->key != NULL)
+		RB_INSERT(job_keys, &keys, job);
+	job_enqueue(job);
+	if (job->start_by > 0)
+		job_arm_start_by(job, job->start_by);
+	watch_event(job, "queued");
+	return (job);
+}
+
+struct job *
+job_find_key(uid_t uid, const char *key)
+{
+	struct job	k;
+
+	k.uid = uid;
+	k.key = (char *)key;
+	return (RB_FIND(job_keys, &keys, &k));
+}
+
+struct queue_entry *
+job_qentry(struct job *job)
+{
+	return (&job->qe);
+}
+
+struct job *
+job_from_qentry(struct queue_entry *e)
+{
+	return ((struct job *)((char *)e - offsetof(struct job, qe)));
+}
+
+int
+job_has_fds(struct job *job)
+{
+	return (job->req != NULL && job->req->nfds > 0);
+}
+
+uint64_t
+job_next_id(void)
+{
+	return (next_id + 1);
+}
+
+/*
+ * The job's environment: the request's, and over it what jobd tells every
+ * job. The strings of the request's are borrowed; free only ours, the
+ * last two.
+ */
+static char **
+job_envp(struct job *job, char **envp)
+{
+	char	**v;
+	size_t	  n, i, j = 0;
+
+	for (n = 0; envp[n] != NULL; n++)
+		;
+	v = xcalloc(n + 3, sizeof(char *));
+	for (i = 0; i < n; i++)
+		if (strncmp(envp[i], "JOBD_JOB_ID=", 12) != 0 &&
+		    strncmp(envp[i], "JOBD_DEADLINE=", 14) != 0)
+			v[j++] = envp[i];
+	xasprintf(&v[j++], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
+	if (job->timeout > 0)
+		xasprintf(&v[j++], "JOBD_DEADLINE=%.3f",
+		    job->started_at + job->timeout);
+	else
+		v[j++] = xstrdup("JOBD_DEADLINE=0");
+	return (v);
+}
+
+static void
+job_envp_free(char **v)
+{
+	size_t	n;
+
+	for (n = 0; v[n] != NULL; n++)
+		;
+	free(v[n - 1]);
+	free(v[n - 2]);
+	free(v);
+}
+
+/*
+ * Out of the queue and into the running set, on the record too: sched.c
+ * commits that before job_spawn(), so a crash between the two makes the
+ * job lost, never run twice.
+ */
+void
+job_begin_run(struct job *job)
+{
+	job_unqueue(job);
+	job_set_state(job, JOB_RUNNING);
+	job->started = 1;
 	job->start_ns = mono_ns();
 	job->started_at = wall_now();
-	RB_INSERT(job_ids, &ids, job);
+	job->in_data = job->req->stdin_data;
+	job->in_len = job->req->stdin_len;
+	job->req->stdin_data = NULL;
 	TAILQ_INSERT_TAIL(&live_jobs, job, entry);
 	nlive++;
+	job_persist(job);
+}
+
+static void
+job_end_request(struct job *job)
+{
+	if (job->req == NULL)
+		return;
+	proto_free_run(job->req);
+	free(job->req);
+	job->req = NULL;
+}
+
+/*
+ * Start a queued job. Always leaves it started: a spawn failure is a job
+ * in state failed.
+ */
+void
+job_spawn(struct job *job)
+{
+	struct run_req		*r = job->req;
+	struct spawn_req	 sr;
+	struct spawn_err	 se;
+	int			 child[3];
+	char			 err[512], **envp;
 
 	if ((job->ct = container_new(job, job->id, err, sizeof(err))) == NULL) {
 		se.err = errno;
 		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
+		job_end_request(job);
 		job_fail(job, se.err, err);
-		return (job);
+		return;
 	}
 	if (job_pipes(job, r, child) == -1) {
 		se.err = errno;
 		snprintf(se.msg, sizeof(se.msg), "pipe: %s", strerror(errno));
 		job_close_child_fds(child);
+		job_end_request(job);
 		job_fail(job, se.err, se.msg);
-		return (job);
+		return;
 	}
+	envp = job_envp(job, r->envp);
 	memset(&sr, 0, sizeof(sr));
 	sr.argv = job->argv;
-	sr.envp = r->envp;
+	sr.envp = envp;
 	sr.cwd = r->cwd;
 	sr.fd_in = child[0];
 	sr.fd_out = child[1];
@@ -402,21 +644,24 @@ job_start(struct run_req *r, struct conn *c)
 	container_spawn_req(job->ct, &sr);
 	job->wait_pid = spawn_job(&sr, &se);
 	job->pid = sr.leader;
+	job_envp_free(envp);
 	job_close_child_fds(child);
+	job_end_request(job);
 	container_spawned(job->ct, job->wait_pid, job->pid);
 	if (job->wait_pid == -1) {
 		job->pid = job->wait_pid = 0;
 		log_info("job %llu: spawn failed: %s",
 		    (unsigned long long)job->id, se.msg);
 		job_fail(job, se.err, se.msg);
-		return (job);
+		return;
 	}
 	RB_INSERT(job_pids, &pids, job);
 	job->in_pid_tree = 1;
 	job->killer = killer_new(job, job->ct);
 	job_arm(job);
-	job_log_start(job, c != NULL ? conn_uid(c) : getuid());
-	return (job);
+	job_log_start(job, job->uid);
+	job_persist(job);
+	watch_event(job, "started");
 }
 
 static void
@@ -473,6 +718,19 @@ job_stdin_cb(evutil_socket_t fd, short ev, void *arg)
 	job_stdin_close(job);
 }
 
+/* warn_before the deadline: the job may checkpoint (Slurm's --signal). */
+static void
+job_warn_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct job	*job = arg;
+
+	if (job->state != JOB_RUNNING || job->killer == NULL)
+		return;
+	log_info("job %llu: signal %d, %gs before its deadline",
+	    (unsigned long long)job->id, job->warn_sig, job->warn_before);
+	killer_send(job->killer, job->warn_sig, "warn");
+}
+
 static void
 job_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -508,6 +766,10 @@ job_cancel(struct job *job, int sig)
 {
 	if (job_done(job))
 		return (-1);
+	if (job->state == JOB_QUEUED) {
+		job_end_unstarted(job, JOB_CANCELLED, NULL);
+		return (0);
+	}
 	if (job->state == JOB_RUNNING) {
 		job->cancelled = 1;
 		job_begin_kill(job, sig > 0 ? sig : job->sig, KILL_CANCEL);
@@ -656,8 +918,6 @@ job_log_end(struct job *job)
 static void
 job_finish(struct job *job)
 {
-	struct waiter	*w;
-	json_object	*resp, *result = NULL;
 	int		 i;
 
 	/* Every writer in the group is dead: what they wrote is in the pipe. */
@@ -680,12 +940,84 @@ job_finish(struct job *job)
 		event_free(job->deadline_ev);
 		job->deadline_ev = NULL;
 	}
+	if (job->warn_ev != NULL) {
+		event_free(job->warn_ev);
+		job->warn_ev = NULL;
+	}
 	TAILQ_REMOVE(&live_jobs, job, entry);
 	nlive--;
+	job_log_end(job);
+	job_conclude(job);
+	sched_kick();	/* a slot is free */
+	jobd_maybe_exit();
+}
+
+/*
+ * A job that never started ends: cancelled or expired in the queue, or
+ * lost (restored without what it needs to start).
+ */
+void
+job_end_unstarted(struct job *job, enum job_state to, const char *why)
+{
+	job_unqueue(job);
+	job_set_state(job, to);
+	if (to == JOB_CANCELLED)
+		job->cancelled = 1;
+	if (why != NULL)
+		job->errmsg = xstrdup(why);
+	job_end_request(job);
+	job->end_ns = job->start_ns = mono_ns();
+	job->ended_at = wall_now();
+	log_info("job %llu: %s%s%s", (unsigned long long)job->id,
+	    job_state_name(to), why != NULL ? ": " : "", why != NULL ? why : "");
+	job_conclude(job);
+}
+
+/* A new job whose id no client has (its insert failed): undone. */
+void
+job_forget(struct job *job)
+{
+	if (job->state == JOB_QUEUED)
+		job_unqueue(job);
+	else if (job->state == JOB_RUNNING && job->killer == NULL) {
+		/* Begun, not spawned. */
+		TAILQ_REMOVE(&live_jobs, job, entry);
+		nlive--;
+	}
+	job_end_request(job);
+	job_free(job);
+}
+
+/* Every job's record again, after a commit that failed took some. */
+void
+job_persist_all(void)
+{
+	struct job	*job;
+
+	RB_FOREACH(job, job_ids, &ids)
+		if (job->result == NULL)
+			job_persist(job);
+}
+
+/* A job an answer is about to name may not be pruned before it goes. */
+void
+job_hold(struct job *job, int hold)
+{
+	job->holds += hold ? 1 : -1;
+}
+
+/* Ended: retained, its waiters answered, its record final. */
+static void
+job_conclude(struct job *job)
+{
+	struct waiter	*w;
+	json_object	*resp, *result = NULL;
+
 	TAILQ_INSERT_TAIL(&done_jobs, job, entry);
 	ndone++;
 	job->owner = NULL;
-	job_log_end(job);
+	job_persist(job);
+	watch_event(job, "done");
 
 	/* One result object for every waiter: it holds all the output. */
 	if (!TAILQ_EMPTY(&job->waiters))
@@ -707,7 +1039,6 @@ job_finish(struct job *job)
 	retained_bytes += job_output_bytes(job);
 	/* Pruning here could free the job under the caller (op_run). */
 	event_active(prune_ev, EV_TIMEOUT, 0);
-	jobd_maybe_exit();
 }
 
 /* The killer sent sig: tell the waiters that asked for events. */
@@ -766,14 +1097,14 @@ job_add_waiter(struct job *job, struct conn *c, json_object *tag, int events)
 	return (0);
 }
 
-/* A connection is going: forget its waits, cancel what it asked to. */
-void
-job_conn_gone(struct conn *c)
+static void
+job_conn_gone_list(struct conn *c, int queued)
 {
 	struct job	*job, *next;
 	struct waiter	*w, *wnext;
 
-	TAILQ_FOREACH_SAFE(job, &live_jobs, entry, next) {
+	TAILQ_FOREACH_SAFE(job, queued ? &queued_jobs : &live_jobs, entry,
+	    next) {
 		TAILQ_FOREACH_SAFE(w, &job->waiters, entry, wnext) {
 			if (w->conn != c)
 				continue;
@@ -788,6 +1119,16 @@ job_conn_gone(struct conn *c)
 			job_cancel(job, 0);
 		}
 	}
+}
+
+/* A connection is going: forget its waits, cancel what it asked to. */
+void
+job_conn_gone(struct conn *c)
+{
+	sched_conn_gone(c);
+	watch_conn_gone(c);
+	job_conn_gone_list(c, 1);
+	job_conn_gone_list(c, 0);
 }
 
 static json_object *
@@ -812,6 +1153,8 @@ job_duration(struct job *job)
 {
 	uint64_t	end = job_done(job) ? job->end_ns : mono_ns();
 
+	if (!job->started)
+		return (0);
 	return ((double)(end - job->start_ns) / 1e9);
 }
 
@@ -848,7 +1191,8 @@ job_add_result(struct job *job, json_object *o)
 	json_object_object_add(o, "max_rss_kb",
 	    json_object_new_int64(job->ru.ru_maxrss));
 	for (i = 0; i < 2; i++) {
-		if (job->out[i] == NULL && job->state != JOB_FAILED) {
+		if (job->out[i] == NULL && job->started &&
+		    job->state != JOB_FAILED) {
 			json_object_object_add(o, names[i],
 			    json_object_new_string(""));
 			snprintf(key, sizeof(key), "%s_encoding", names[i]);
@@ -870,11 +1214,34 @@ job_add_result(struct job *job, json_object *o)
 	    json_object_new_string(job->errmsg) : NULL);
 }
 
+/* A list entry of a job restored from the store: its result's fields. */
+static json_object *
+job_restored_json(struct job *job, int full)
+{
+	static const char *const fields[] = { "id", "state", "argv", "pid",
+	    "priority", "submitted_at", "started_at", "ended_at", "duration",
+	    "unkillable", NULL };
+	json_object	*o, *v;
+	size_t		 i;
+
+	if (full)
+		return (json_object_get(job->result));
+	o = json_object_new_object();
+	for (i = 0; fields[i] != NULL; i++)
+		if (json_object_object_get_ex(job->result, fields[i], &v))
+			json_object_object_add(o, fields[i],
+			    json_object_get(v));
+	return (o);
+}
+
 json_object *
 job_to_json(struct job *job, int full)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o;
 
+	if (job->result != NULL)
+		return (job_restored_json(job, full));
+	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(
 	    (int64_t)job->id));
 	json_object_object_add(o, "state",
@@ -882,8 +1249,12 @@ job_to_json(struct job *job, int full)
 	json_object_object_add(o, "argv", job_argv_json(job));
 	json_object_object_add(o, "pid", job->pid > 0 ?
 	    json_object_new_int(job->pid) : NULL);
+	json_object_object_add(o, "priority",
+	    json_object_new_int(job->priority));
+	json_object_object_add(o, "submitted_at",
+	    json_object_new_double(job->submitted_at));
 	json_object_object_add(o, "started_at",
-	    json_object_new_double(job->started_at));
+	    json_double_or_null(!job->started, job->started_at));
 	json_object_object_add(o, "ended_at",
 	    json_double_or_null(!job_done(job), job->ended_at));
 	json_object_object_add(o, "duration",
@@ -892,8 +1263,12 @@ job_to_json(struct job *job, int full)
 	    json_object_new_boolean(job->unkillable));
 	if (!full)
 		return (o);
+	json_object_object_add(o, "key", job->key != NULL ?
+	    json_object_new_string(job->key) : NULL);
 	json_object_object_add(o, "timeout",
 	    json_object_new_double(job->timeout));
+	json_object_object_add(o, "start_by",
+	    json_object_new_double(job->start_by));
 	job_add_result(job, o);
 	return (o);
 }
@@ -922,7 +1297,7 @@ job_output_bytes(struct job *job)
 			output_data(job->out[i], &len);
 			n += len;
 		}
-	return (n);
+	return (n + job->result_bytes);
 }
 
 static void
@@ -930,14 +1305,22 @@ job_free(struct job *job)
 {
 	size_t	i;
 
+	watch_job_gone(job);
 	RB_REMOVE(job_ids, &ids, job);
-	for (i = 0; job->argv[i] != NULL; i++)
+	if (job->key != NULL)
+		RB_REMOVE(job_keys, &keys, job);
+	for (i = 0; job->argv != NULL && job->argv[i] != NULL; i++)
 		free(job->argv[i]);
 	free(job->argv);
 	output_free(job->out[0]);
 	output_free(job->out[1]);
 	free(job->errmsg);
 	free(job->in_data);
+	free(job->key);
+	json_object_put(job->result);
+	job_end_request(job);
+	if (job->start_by_ev != NULL)
+		event_free(job->start_by_ev);
 	free(job);
 }
 
@@ -953,13 +1336,25 @@ job_prune(int all)
 	uint64_t	 keep = (uint64_t)(cfg.retention * 1e9);
 
 	while ((job = TAILQ_FIRST(&done_jobs)) != NULL) {
-		if (!all && ndone <= cfg.max_retained &&
+		if (!all && ((ndone <= cfg.max_retained &&
 		    now - job->end_ns < keep &&
-		    retained_bytes <= cfg.max_retained_output)
+		    retained_bytes <= cfg.max_retained_output) ||
+		    job->holds > 0))
 			break;
 		TAILQ_REMOVE(&done_jobs, job, entry);
 		ndone--;
 		retained_bytes -= job_output_bytes(job);
+		/* At exit the store keeps them, for the next jobd. */
+		if (!all && store_delete(job->id) == -1)
+			log_warnx("job %llu: %s", (unsigned long long)job->id,
+			    store_errmsg());
+		job_free(job);
+		if (!all)
+			sched_kick();
+	}
+	/* Queued jobs stay queued in the store: the next jobd runs them. */
+	while (all && (job = TAILQ_FIRST(&queued_jobs)) != NULL) {
+		job_unqueue(job);
 		job_free(job);
 	}
 	if (all && prune_ev != NULL) {
@@ -975,4 +1370,162 @@ static void
 job_prune_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	job_prune(0);
+}
+
+/*
+ * The store. A job's record is written when it is queued (job_insert, with
+ * the request that can start it again), when it starts, and when it ends
+ * (with its result); sched.c commits once per loop turn.
+ */
+static void
+job_record(struct job *job, struct store_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->id = job->id;
+	rec->state = job_state_name(job->state);
+	rec->priority = job->priority;
+	rec->key = job->key;
+	rec->uid = (unsigned long)job->uid;
+	rec->submitted_at = job->submitted_at;
+	rec->started_at = job->started ? job->started_at : 0;
+	rec->ended_at = job_done(job) ? job->ended_at : 0;
+	rec->pid = job->pid;
+}
+
+int
+job_insert(struct job *job, const char *request)
+{
+	struct store_rec	rec;
+
+	job_record(job, &rec);
+	rec.request = request;
+	if (store_insert(&rec) == -1)
+		return (-1);
+	sched_kick();
+	return (0);
+}
+
+void
+job_persist(struct job *job)
+{
+	struct store_rec	 rec;
+	json_object		*result = NULL;
+
+	job_record(job, &rec);
+	if (job_done(job)) {
+		result = job_to_json(job, 1);
+		rec.result = json_object_to_json_string_ext(result,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	}
+	if (store_update(&rec) == -1)
+		log_warnx("job %llu: %s", (unsigned long long)job->id,
+		    store_errmsg());
+	json_object_put(result);
+	sched_kick();
+}
+
+static int
+job_state_parse(const char *name, enum job_state *st)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (state_names[i] != NULL && strcmp(state_names[i], name) == 0) {
+			*st = (enum job_state)i;
+			return (0);
+		}
+	return (-1);
+}
+
+/* An ended job as the store has it: its result, retained until pruned. */
+static struct job *
+job_restore_ended(struct job *job, enum job_state st,
+    const struct store_rec *rec, char *err, size_t len)
+{
+	uint64_t	now = mono_ns(), age;
+
+	if (rec->result == NULL ||
+	    (job->result = json_tokener_parse(rec->result)) == NULL) {
+		snprintf(err, len, "job %llu: result unreadable",
+		    (unsigned long long)rec->id);
+		return (NULL);
+	}
+	job->state = st;
+	job->started = rec->started_at != 0;
+	job->started_at = rec->started_at;
+	job->ended_at = rec->ended_at;
+	job->result_bytes = strlen(rec->result);
+	age = (uint64_t)((wall_now() - rec->ended_at) * 1e9);
+	job->end_ns = age < now ? now - age : 0;
+	job_end_request(job);
+	TAILQ_INSERT_TAIL(&done_jobs, job, entry);
+	ndone++;
+	retained_bytes += job->result_bytes;
+	return (job);
+}
+
+/*
+ * One record of the store, at start: a result is retained; a queued job
+ * queues again (unless it cannot: descriptors, or a client that asked to
+ * cancel it when it went, which it has); a job that was running is lost,
+ * its processes killed already by contain_init().
+ */
+struct job *
+job_restore(const struct store_rec *rec, char *err, size_t len)
+{
+	struct proto_err	 e;
+	struct run_req		 r;
+	struct job		*job;
+	json_object		*req;
+	enum job_state		 st;
+	double			 left;
+
+	/* Ids are never reused, even of a record that cannot be read. */
+	if (rec->id > next_id)
+		next_id = rec->id;
+	if (job_state_parse(rec->state, &st) == -1) {
+		snprintf(err, len, "job %llu: unknown state \"%s\"",
+		    (unsigned long long)rec->id, rec->state);
+		return (NULL);
+	}
+	if ((req = proto_parse_line(rec->request, strlen(rec->request),
+	    &e)) == NULL || proto_decode_run(req, &r, &e) == -1) {
+		json_object_put(req);
+		snprintf(err, len, "job %llu: request unreadable: %s",
+		    (unsigned long long)rec->id, e.msg);
+		return (NULL);
+	}
+	json_object_put(req);
+	job = job_alloc(rec->id, &r);
+	job->priority = job->qe.priority = rec->priority;
+	job->uid = (uid_t)rec->uid;
+	job->submitted_at = rec->submitted_at;
+	job->pid = (pid_t)rec->pid;
+	if (rec->key != NULL) {
+		job->key = xstrdup(rec->key);
+		RB_INSERT(job_keys, &keys, job);
+	}
+	if (st != JOB_QUEUED && st != JOB_RUNNING && st != JOB_TERMINATING) {
+		if (job_restore_ended(job, st, rec, err, len) == NULL) {
+			job_free(job);
+			return (NULL);
+		}
+		return (job);
+	}
+	job_enqueue(job);
+	if (st != JOB_QUEUED) {
+		job->started = 1;
+		job->started_at = rec->started_at;
+		job_end_unstarted(job, JOB_LOST, "jobd stopped while it ran");
+	} else if (job_has_fds(job))
+		job_end_unstarted(job, JOB_LOST, "its descriptors did not "
+		    "survive a restart of jobd");
+	else if (job->req->cancel_on_disconnect)
+		job_end_unstarted(job, JOB_CANCELLED, "its client went with "
+		    "the jobd it was queued in");
+	else if (job->start_by > 0) {
+		left = job->start_by - (wall_now() - job->submitted_at);
+		job_arm_start_by(job, left);
+	}
+	return (job);
 }

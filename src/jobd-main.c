@@ -16,12 +16,59 @@
 
 #include "jobd.h"
 #include "log.h"
+#include "xmalloc.h"
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: jobd [-dnv] [-f config] [-s socket]\n");
+	fprintf(stderr, "usage: jobd [-dMnv] [-f config] [-S state_dir] "
+	    "[-s socket]\n");
 	exit(1);
+}
+
+/*
+ * The store's directory: the option, else the FHS's (root) or the XDG
+ * base directory's (a user's) place for state that outlives a restart.
+ */
+static char *
+state_dir(const char *arg)
+{
+	const char	*xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char		*dir;
+
+	if (arg != NULL)
+		return (xstrdup(arg));
+	if (cfg.state_dir != NULL)
+		return (xstrdup(cfg.state_dir));
+	if (geteuid() == 0)
+		return (xstrdup("/var/lib/jobd"));
+	if (xdg != NULL && xdg[0] == '/')
+		xasprintf(&dir, "%s/jobd", xdg);
+	else if (home != NULL && home[0] == '/')
+		xasprintf(&dir, "%s/.local/state/jobd", home);
+	else
+		fatalx("no state directory: set HOME, XDG_STATE_HOME or -S");
+	return (dir);
+}
+
+/* The store, and the jobs in it. On failure jobd does not start. */
+static int
+open_store(const char *arg)
+{
+	char	 err[1024], *dir = NULL;
+	int	 rc;
+
+	if (!cfg.store_memory)
+		dir = state_dir(arg);
+	rc = store_open(dir, err, sizeof(err));
+	free(dir);
+	if (rc == -1 || sched_restore(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return (-1);
+	}
+	log_info("job store: %s", cfg.store_memory ? "in memory (jobs do "
+	    "not survive a restart)" : store_path());
+	return (0);
 }
 
 /* A closed 0, 1 or 2 would be reused by a pipe and then clobbered by dup2. */
@@ -66,15 +113,16 @@ base_new(void)
 int
 main(int argc, char **argv)
 {
-	const char	*conffile = NULL, *sockarg = NULL;
+	const char	*conffile = NULL, *sockarg = NULL, *statearg = NULL;
 	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0, debug = 0;
+	int		 memory = 0;
 	int		 tier;
 
 	/* jobd exec'd as a job's shim (contain.c, shim.c): nothing else. */
 	if (argc > 1 && strcmp(argv[1], "--shim") == 0)
 		return (shim_main(argc, argv));
 
-	while ((ch = getopt(argc, argv, "df:hns:v")) != -1) {
+	while ((ch = getopt(argc, argv, "df:hMnS:s:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -83,8 +131,14 @@ main(int argc, char **argv)
 		case 'f':
 			conffile = optarg;
 			break;
+		case 'M':
+			memory = 1;
+			break;
 		case 'n':
 			checkonly = 1;
+			break;
+		case 'S':
+			statearg = optarg;
 			break;
 		case 's':
 			sockarg = optarg;
@@ -114,6 +168,8 @@ main(int argc, char **argv)
 	}
 	if (sockarg == NULL)
 		sockarg = cfg.socket_path;
+	if (memory)
+		cfg.store_memory = 1;
 
 	event_set_log_callback(libevent_log);
 	if (debug)
@@ -122,12 +178,19 @@ main(int argc, char **argv)
 	server_signals_init();
 	job_init();
 	reap_init();
+	sched_init();
 	spawn_init();	/* after every change to signal dispositions */
 	if (control_listen(sockarg) == -1)
 		exit(1);
 	/* Only once the socket is ours: it names the containers to reclaim. */
 	if (contain_parse_tier(cfg.containment, &tier) == -1 ||
 	    contain_init(tier, control_path()) == -1) {
+		control_close();
+		exit(1);
+	}
+	/* After containment, which has killed what a previous jobd left. */
+	if (open_store(statearg) == -1) {
+		contain_fini();
 		control_close();
 		exit(1);
 	}
@@ -140,7 +203,11 @@ main(int argc, char **argv)
 
 	control_close();
 	conn_free_all();
+	if (store_in_txn() && store_commit() == -1)
+		log_warnx("%s", store_errmsg());
 	job_prune(1);
+	sched_free();
+	store_close();
 	contain_fini();
 	reap_free();
 	server_free();

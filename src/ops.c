@@ -41,6 +41,7 @@ static const struct op ops[] = {
 	{ "list",	op_list,	OP_WHILE_DRAINING,	no_fields },
 	{ "cancel",	op_cancel,	OP_WHILE_DRAINING,	cancel_fields },
 	{ "signal",	op_signal,	OP_WHILE_DRAINING,	cancel_fields },
+	{ "watch",	watch_op,	OP_WHILE_DRAINING,	NULL },
 };
 
 static int	draining;
@@ -126,6 +127,14 @@ op_ping(struct conn *c, json_object *req, json_object *tag)
 	if (contain_cgroup_dir() != NULL)
 		json_object_object_add(resp, "cgroup",
 		    json_object_new_string(contain_cgroup_dir()));
+	json_object_object_add(resp, "store", json_object_new_string(
+	    cfg.store_memory ? "memory" : store_path()));
+	json_object_object_add(resp, "running",
+	    json_object_new_int64(sched_running()));
+	json_object_object_add(resp, "queued",
+	    json_object_new_int64(queue_len()));
+	json_object_object_add(resp, "max_running",
+	    json_object_new_int64(cfg.max_running));
 	reply(c, resp);
 }
 
@@ -134,8 +143,6 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 {
 	struct proto_err	 e;
 	struct run_req		 r;
-	struct job		*job;
-	json_object		*resp;
 	int			 fds[3], n, i;
 
 	if (proto_decode_run(req, &r, &e) == -1) {
@@ -156,19 +163,7 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 	}
 	for (i = 0; i < n; i++)
 		r.fd[r.fd_slot[i]] = fds[i];
-	job = job_start(&r, c);
-	resp = proto_ok(tag);
-	json_object_object_add(resp, "id",
-	    json_object_new_int64((int64_t)job_id(job)));
-	json_object_object_add(resp, "state",
-	    json_object_new_string(job_state_name(job_state(job))));
-	json_object_object_add(resp, "pid", job_pid(job) > 0 ?
-	    json_object_new_int(job_pid(job)) : NULL);
-	reply(c, resp);
-	if (r.wait && job_add_waiter(job, c, tag, r.events) == -1)
-		reply(c, proto_error(tag, JOBD_E_LIMIT, "too many waits on "
-		    "this connection; the job runs, wait for it later"));
-	proto_free_run(&r);
+	sched_submit(c, req, tag, &r);
 }
 
 /* Common to the ops that take one job id. */

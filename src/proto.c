@@ -355,6 +355,48 @@ decode_output_fields(json_object *req, struct run_req *r, struct proto_err *e)
 	return (0);
 }
 
+/* priority, start_by, key, warn_before and warn_signal. */
+static int
+decode_queue_fields(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	json_object	*v;
+	int64_t		 n;
+
+	if (json_object_object_get_ex(req, "priority", &v)) {
+		errno = 0;
+		n = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || errno != 0 ||
+		    n < -JOBD_PRIORITY_MAX || n > JOBD_PRIORITY_MAX)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"priority\" "
+			    "must be an integer from %d to %d",
+			    -JOBD_PRIORITY_MAX, JOBD_PRIORITY_MAX));
+		r->priority = (int)n;
+	}
+	if (get_duration(req, "start_by", &r->start_by, e) == -1 ||
+	    get_duration(req, "warn_before", &r->warn_before, e) == -1)
+		return (-1);
+	if (json_object_object_get_ex(req, "key", &v)) {
+		if (get_cstring(v, "run: \"key\"", &r->key, e) == -1)
+			return (-1);
+		if (r->key[0] == '\0' || strlen(r->key) > JOBD_KEY_MAX)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"key\" must "
+			    "be 1 to %d bytes", JOBD_KEY_MAX));
+	}
+	r->warn_sig = SIGUSR1;
+	if (json_object_object_get_ex(req, "warn_signal", &v)) {
+		if (r->warn_before == 0)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: "
+			    "\"warn_signal\" needs \"warn_before\""));
+		if (proto_get_signal(req, "warn_signal", &r->warn_sig, e) == -1)
+			return (-1);
+	}
+	if (r->warn_before > 0 && (r->timeout == 0 ||
+	    r->warn_before >= r->timeout))
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"warn_before\" "
+		    "needs a \"timeout\" greater than it"));
+	return (0);
+}
+
 /* "fds": which stdio slots the descriptors passed with the line are for. */
 static int
 decode_fds(json_object *req, struct run_req *r, struct proto_err *e)
@@ -394,7 +436,8 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 {
 	static const char *const fields[] = { "argv", "env", "cwd", "timeout",
 	    "kill_after", "signal", "stdin", "max_output", "wait",
-	    "on_disconnect", "fds", "events", NULL };
+	    "on_disconnect", "fds", "events", "priority", "start_by", "key",
+	    "warn_before", "warn_signal", NULL };
 	json_object	*v;
 
 	memset(r, 0, sizeof(*r));
@@ -411,7 +454,8 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	    get_bool(req, "wait", &r->wait, e) == -1 ||
 	    get_bool(req, "events", &r->events, e) == -1 ||
 	    decode_output_fields(req, r, e) == -1 ||
-	    decode_fds(req, r, e) == -1)
+	    decode_fds(req, r, e) == -1 ||
+	    decode_queue_fields(req, r, e) == -1)
 		goto fail;
 	if (json_object_object_get_ex(req, "cwd", &v)) {
 		if (get_cstring(v, "run: \"cwd\"", &r->cwd, e) == -1)
@@ -450,6 +494,7 @@ proto_free_run(struct run_req *r)
 	free_vec(r->envp);
 	free(r->cwd);
 	free(r->stdin_data);
+	free(r->key);
 	for (i = 0; i < 3; i++)
 		if (r->fd[i] != -1)
 			close(r->fd[i]);

@@ -111,7 +111,7 @@ static void	store_teardown(void);
 static int	store_step(int);
 static int	store_begin(void);
 static void	store_write_failed(int);
-static int	store_check(const struct store_rec *);
+static int	store_check(const struct store_rec *, int);
 static int	store_bind(sqlite3_stmt *, const struct store_rec *, int);
 static int	bind_text(sqlite3_stmt *, int, const char *);
 static int	bind_real0(sqlite3_stmt *, int, double);
@@ -612,14 +612,15 @@ store_write_failed(int rc)
 	txn_writes = 0;
 }
 
+/* An update leaves the request as it is: only an insert needs one. */
 static int
-store_check(const struct store_rec *r)
+store_check(const struct store_rec *r, int insert)
 {
 	if (db == NULL) {
 		store_err("not open");
 		return (-1);
 	}
-	if (r->state == NULL || r->request == NULL) {
+	if (r->state == NULL || (insert && r->request == NULL)) {
 		store_err("job %llu has no %s", (unsigned long long)r->id,
 		    r->state == NULL ? "state" : "request");
 		return (-1);
@@ -687,7 +688,7 @@ store_insert(const struct store_rec *r)
 {
 	int	rc;
 
-	if (store_check(r) == -1 || store_begin() == -1)
+	if (store_check(r, 1) == -1 || store_begin() == -1)
 		return (-1);
 	if ((rc = store_bind(stmts[ST_INSERT], r, 1)) != SQLITE_OK) {
 		store_fail(rc);
@@ -714,7 +715,7 @@ store_update(const struct store_rec *r)
 {
 	int	rc;
 
-	if (store_check(r) == -1 || store_begin() == -1)
+	if (store_check(r, 0) == -1 || store_begin() == -1)
 		return (-1);
 	if ((rc = store_bind(stmts[ST_UPDATE], r, 0)) != SQLITE_OK) {
 		store_fail(rc);

@@ -886,6 +886,8 @@ START_TEST(child_hygiene)
 	json_object		*job;
 	const char		*out;
 	unsigned long long	 ign, blk;
+	long long		 id;
+	char			 want[256];
 
 	start_jobd(&J, NULL);
 	c = e2e_connect(&J);
@@ -911,8 +913,11 @@ START_TEST(child_hygiene)
 	ck_assert_str_eq(jstr(job, "stdout"), "0\n1\n2\n3\n");
 	json_object_put(job);
 
-	job = run_wait(c, run_req(jargv("env", NULL), "{}"), NULL);
-	ck_assert_str_eq(jstr(job, "stdout"), "PATH=" JOBD_DEFAULT_PATH "\n");
+	/* Nothing of jobd's own environment; what it tells every job. */
+	job = run_wait(c, run_req(jargv("env", NULL), "{}"), &id);
+	snprintf(want, sizeof(want), "PATH=" JOBD_DEFAULT_PATH "\n"
+	    "JOBD_JOB_ID=%lld\nJOBD_DEADLINE=0\n", id);
+	ck_assert_str_eq(jstr(job, "stdout"), want);
 	json_object_put(job);
 
 	job = run_wait(c, run_req(jargv("pwd", NULL), "{}"), NULL);
@@ -1038,7 +1043,8 @@ static pid_t
 jobd_in(const char *dir)
 {
 	struct proc_spec	 ps;
-	const char		*argv[] = { JOBD_BIN, "-s", "jobd.sock", NULL };
+	const char		*argv[] = { JOBD_BIN, "-s", "jobd.sock", "-S",
+				    "state", NULL };
 	char			 sock[PATH_MAX];
 	pid_t			 pid;
 

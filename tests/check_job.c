@@ -2,18 +2,21 @@
 #include "check_jobd.h"
 #include "jobd.h"
 
-#define NSTATES	(JOB_FAILED + 1)
+#define NSTATES	(JOB_LOST + 1)
 
 /* Allowed transitions: mirror of the diagram in docs/protocol.md. */
 static const int allowed[NSTATES][NSTATES] = {
-	/*              run ter exi sig tim can fai */
-	[JOB_RUNNING] =     { 0, 1, 1, 1, 0, 0, 1 },
-	[JOB_TERMINATING] = { 0, 0, 1, 1, 1, 1, 0 },
+	/*                    que run ter exi sig tim can fai exp los */
+	[JOB_QUEUED] =      { 0,  1,  0,  0,  0,  0,  1,  0,  1,  1 },
+	[JOB_RUNNING] =     { 0,  0,  1,  1,  1,  0,  0,  1,  0,  0 },
+	[JOB_TERMINATING] = { 0,  0,  0,  1,  1,  1,  1,  0,  0,  0 },
 	[JOB_EXITED] =      { 0 },
 	[JOB_SIGNALED] =    { 0 },
 	[JOB_TIMED_OUT] =   { 0 },
 	[JOB_CANCELLED] =   { 0 },
 	[JOB_FAILED] =      { 0 },
+	[JOB_EXPIRED] =     { 0 },
+	[JOB_LOST] =        { 0 },
 };
 
 START_TEST(test_transitions)
@@ -30,8 +33,9 @@ END_TEST
 
 START_TEST(test_names)
 {
-	static const char *names[NSTATES] = { "running", "terminating",
-	    "exited", "signaled", "timed_out", "cancelled", "failed" };
+	static const char *names[NSTATES] = { "queued", "running",
+	    "terminating", "exited", "signaled", "timed_out", "cancelled",
+	    "failed", "expired", "lost" };
 	int	s;
 
 	for (s = 0; s < NSTATES; s++)

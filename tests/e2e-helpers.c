@@ -380,15 +380,20 @@ unregister_inst(struct jobd_inst *ji)
 pid_t
 spawn_jobd(struct jobd_inst *ji, const char *errfile)
 {
-	const char	*argv[8];
+	const char	*argv[10];
+	char		 state[PATH_MAX];
 	sigset_t	 all;
 	pid_t		 pid;
 	int		 fd, i = 0;
 
+	/* Each jobd its own store, which a restart finds again. */
+	path_in(ji, "state", state, sizeof(state));
 	argv[i++] = "jobd";
 	argv[i++] = "-d";
 	argv[i++] = "-s";
 	argv[i++] = ji->sock;
+	argv[i++] = "-S";
+	argv[i++] = state;
 	if (ji->conf[0] != '\0') {
 		argv[i++] = "-f";
 		argv[i++] = ji->conf;

@@ -1,0 +1,354 @@
+/*
+ * Admission and the loop turn. A run request becomes a queued job at once,
+ * written into the store's open transaction. At the end of the loop turn
+ * (one event, made active by whatever wrote to the store or freed a slot)
+ * jobd moves what the free slots allow from the queue to running, commits
+ * the store once for everything the turn did, then spawns those jobs and
+ * only then sends the new ids: a client never holds the id of a job that
+ * is not on disk, and a crash never runs a job twice (one begun but not
+ * committed as running is still queued; one committed as running but not
+ * spawned is lost).
+ *
+ * Replies keep the order of requests: a run's answer has its place kept in
+ * the connection (conn_hold), and what the connection is sent meanwhile
+ * waits behind it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "jobd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct ack {
+	struct job		*job;
+	struct conn		*conn;
+	struct conn_slot	*slot;
+	json_object		*tag;
+	int			 wait, events;
+	int			 existing;	/* the key named an older job */
+	int			 fresh;		/* inserted this turn */
+	TAILQ_ENTRY(ack)	 entry;
+};
+
+static TAILQ_HEAD(, ack)	 acks = TAILQ_HEAD_INITIALIZER(acks);
+static struct event		*turn_ev;
+static int			 turn_pending;
+static int			 resync;	/* a commit failed */
+static struct job		**starting;
+static size_t			 nstarting, starting_cap;
+
+static void	sched_turn_cb(evutil_socket_t, short, void *);
+
+void
+sched_init(void)
+{
+	if ((turn_ev = event_new(base, -1, 0, sched_turn_cb, NULL)) == NULL)
+		fatalx("%s: event_new", __func__);
+}
+
+void
+sched_free(void)
+{
+	struct ack	*a;
+
+	while ((a = TAILQ_FIRST(&acks)) != NULL) {
+		TAILQ_REMOVE(&acks, a, entry);
+		json_object_put(a->tag);
+		free(a);
+	}
+	if (turn_ev != NULL)
+		event_free(turn_ev);
+	turn_ev = NULL;
+	free(starting);
+	starting = NULL;
+	queue_free();
+}
+
+/* Something for the end of this turn: a write to commit, a slot to fill. */
+void
+sched_kick(void)
+{
+	if (turn_pending || turn_ev == NULL)
+		return;
+	turn_pending = 1;
+	event_active(turn_ev, EV_TIMEOUT, 0);
+}
+
+unsigned int
+sched_running(void)
+{
+	return (job_live_count());
+}
+
+static unsigned int
+sched_free_slots(void)
+{
+	unsigned int	live = job_live_count();
+
+	if (cfg.max_running == 0)
+		return (~0U);
+	return (live < cfg.max_running ? cfg.max_running - live : 0);
+}
+
+/* What the store keeps of a request: enough to start the job again. */
+static char *
+sched_request_text(json_object *req)
+{
+	json_object	*o = json_object_new_object();
+	char		*text;
+
+	json_object_object_foreach(req, k, v) {
+		if (strcmp(k, "tag") == 0 || strcmp(k, "wait") == 0 ||
+		    strcmp(k, "events") == 0)
+			continue;
+		json_object_object_add(o, k, json_object_get(v));
+	}
+	text = xstrdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return (text);
+}
+
+static void
+sched_reply(struct conn *c, json_object *resp)
+{
+	conn_send(c, resp);
+	json_object_put(resp);
+}
+
+static void
+sched_add_ack(struct conn *c, json_object *tag, struct job *job,
+    int wait, int events, int existing)
+{
+	struct ack	*a = xcalloc(1, sizeof(*a));
+
+	a->job = job;
+	a->conn = c;
+	a->slot = conn_hold(c);
+	a->tag = tag != NULL ? json_object_get(tag) : NULL;
+	a->wait = wait;
+	a->events = events;
+	a->existing = existing;
+	a->fresh = !existing;
+	job_hold(job, 1);
+	TAILQ_INSERT_TAIL(&acks, a, entry);
+	sched_kick();
+}
+
+/* 1 if a job that cannot start at once would overflow the queue. */
+static int
+sched_queue_full(void)
+{
+	unsigned int	slots = sched_free_slots(), waiting = queue_len() + 1;
+
+	return (waiting > slots && waiting - slots > cfg.max_queued);
+}
+
+/*
+ * A decoded run request (taken over). The answer comes at the end of the
+ * turn, unless the request fails here.
+ */
+void
+sched_submit(struct conn *c, json_object *req, json_object *tag,
+    struct run_req *r)
+{
+	struct job	*job;
+	char		*text, msg[256];
+	int		 wait = r->wait, events = r->events;
+
+	if (r->key != NULL &&
+	    (job = job_find_key(conn_uid(c), r->key)) != NULL) {
+		sched_add_ack(c, tag, job, wait, events, 1);
+		proto_free_run(r);
+		return;
+	}
+	if (sched_queue_full()) {
+		snprintf(msg, sizeof(msg), "run: the queue is full (%u jobs "
+		    "waiting, max_queued = %u)", queue_len(), cfg.max_queued);
+		sched_reply(c, proto_error(tag, JOBD_E_QUEUE_FULL, msg));
+		proto_free_run(r);
+		return;
+	}
+	text = sched_request_text(req);
+	job = job_new(r, c);
+	if (job_insert(job, text) == -1) {
+		snprintf(msg, sizeof(msg), "run: not accepted: %s",
+		    store_errmsg());
+		log_warnx("%s", msg);
+		sched_reply(c, proto_error(tag, JOBD_E_INTERNAL, msg));
+		job_forget(job);
+	} else
+		sched_add_ack(c, tag, job, wait, events, 0);
+	free(text);
+	proto_free_run(r);
+}
+
+/* The connection goes: its answers are not sent (the jobs stay). */
+void
+sched_conn_gone(struct conn *c)
+{
+	struct ack	*a, *next;
+
+	TAILQ_FOREACH_SAFE(a, &acks, entry, next) {
+		if (a->conn != c)
+			continue;
+		TAILQ_REMOVE(&acks, a, entry);
+		job_hold(a->job, 0);
+		json_object_put(a->tag);
+		free(a);
+	}
+}
+
+static void
+sched_starting_add(struct job *job)
+{
+	if (nstarting == starting_cap) {
+		starting_cap = starting_cap == 0 ? 64 : starting_cap * 2;
+		starting = xreallocarray(starting, starting_cap,
+		    sizeof(*starting));
+	}
+	starting[nstarting++] = job;
+}
+
+/* From the queue to running, as many as the slots allow; not spawned. */
+static void
+sched_begin(void)
+{
+	struct queue_entry	*e;
+	unsigned int		 slots = sched_free_slots();
+
+	if (ops_draining())
+		return;
+	while (slots > 0 && (e = queue_peek()) != NULL) {
+		job_begin_run(job_from_qentry(e));
+		sched_starting_add(job_from_qentry(e));
+		slots--;
+	}
+}
+
+static void
+sched_answer(struct ack *a)
+{
+	json_object	*resp = proto_ok(a->tag);
+	struct job	*job = a->job;
+
+	json_object_object_add(resp, "id",
+	    json_object_new_int64((int64_t)job_id(job)));
+	json_object_object_add(resp, "state",
+	    json_object_new_string(job_state_name(job_state(job))));
+	json_object_object_add(resp, "pid", job_pid(job) > 0 ?
+	    json_object_new_int(job_pid(job)) : NULL);
+	json_object_object_add(resp, "existing",
+	    json_object_new_boolean(a->existing));
+	conn_fill(a->conn, a->slot, resp);
+	json_object_put(resp);
+	if (a->wait && job_add_waiter(job, a->conn, a->tag, a->events) == -1)
+		sched_reply(a->conn, proto_error(a->tag, JOBD_E_LIMIT,
+		    "too many waits on this connection; the job runs, wait "
+		    "for it later"));
+}
+
+static void
+sched_refuse(struct ack *a)
+{
+	json_object	*resp;
+	char		 msg[256];
+
+	snprintf(msg, sizeof(msg), "run: not accepted: %s", store_errmsg());
+	resp = proto_error(a->tag, JOBD_E_INTERNAL, msg);
+	conn_fill(a->conn, a->slot, resp);
+	json_object_put(resp);
+}
+
+/*
+ * A commit failed (disk full, say): what it held is rolled back. New jobs
+ * are refused; jobs begun from the queue, already answered for, run; every
+ * record is written again at the next turn.
+ */
+static void
+sched_commit_failed(void)
+{
+	struct ack	*a;
+	size_t		 i;
+
+	log_warnx("%s", store_errmsg());
+	store_rollback();
+	resync = 1;
+	TAILQ_FOREACH(a, &acks, entry)
+		if (a->fresh)
+			job_hold(a->job, 0);
+	while ((a = TAILQ_FIRST(&acks)) != NULL) {
+		TAILQ_REMOVE(&acks, a, entry);
+		if (a->fresh) {
+			sched_refuse(a);
+			for (i = 0; i < nstarting; i++)
+				if (starting[i] == a->job)
+					starting[i] = NULL;
+			job_forget(a->job);
+		} else {
+			job_hold(a->job, 0);
+			sched_answer(a);
+		}
+		json_object_put(a->tag);
+		free(a);
+	}
+}
+
+static void
+sched_turn_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ack	*a;
+	size_t		 i;
+
+	turn_pending = 0;
+	nstarting = 0;
+	if (resync) {
+		resync = 0;
+		job_persist_all();
+	}
+	sched_begin();
+	if (store_in_txn() && store_commit() == -1)
+		sched_commit_failed();
+	for (i = 0; i < nstarting; i++)
+		if (starting[i] != NULL)
+			job_spawn(starting[i]);
+	while ((a = TAILQ_FIRST(&acks)) != NULL) {
+		TAILQ_REMOVE(&acks, a, entry);
+		job_hold(a->job, 0);
+		sched_answer(a);
+		json_object_put(a->tag);
+		free(a);
+	}
+	/* Spawning wrote pids and failures: for the next turn. */
+}
+
+static int
+sched_restore_cb(const struct store_rec *rec, void *arg)
+{
+	char	err[512];
+
+	if (job_restore(rec, err, sizeof(err)) == NULL)
+		log_warnx("store: %s; the record is left as it is", err);
+	return (0);
+}
+
+/* At start: the store's jobs back in memory, the queue resumed. */
+int
+sched_restore(char *err, size_t len)
+{
+	unsigned int	before;
+
+	if (store_load(sched_restore_cb, NULL, err, len) == -1)
+		return (-1);
+	before = queue_len();
+	if (store_in_txn() && store_commit() == -1) {
+		snprintf(err, len, "%s", store_errmsg());
+		return (-1);
+	}
+	if (before > 0)
+		log_info("%u queued jobs from the store", before);
+	sched_kick();
+	return (0);
+}
