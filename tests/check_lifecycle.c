@@ -1037,18 +1037,25 @@ expected_order(const struct qjob *q, int n, int *order)
 		}
 }
 
-/* Queue q[0..n), each appending its name to "order"; ids in ids. */
+/*
+ * Queue q[0..n), each appending its name to "order"; ids in ids. With a
+ * key prefix, each job's key is the prefix and its name.
+ */
 static void
 queue_named(struct jobd_client *c, const struct qjob *q, int n,
-    const char *mark, long long *ids, const char *extra)
+    const char *mark, long long *ids, const char *keypfx)
 {
-	char	cmd[64];
+	char	cmd[64], key[64];
 	int	i;
 
 	for (i = 0; i < n; i++) {
 		snprintf(cmd, sizeof(cmd), "echo %s >> order", q[i].name);
+		key[0] = '\0';
+		if (keypfx != NULL)
+			snprintf(key, sizeof(key), ",\"key\":\"%s%s\"", keypfx,
+			    q[i].name);
 		ids[i] = submit(c, job_req(jargv("sh", "-c", cmd, NULL), mark,
-		    "\"priority\":%d%s", q[i].prio, extra), "queued");
+		    "\"priority\":%d%s", q[i].prio, key), "queued");
 	}
 }
 
@@ -1109,7 +1116,7 @@ START_TEST(priorities)
 	c = e2e_connect(&J);
 	blocker = start_blocker(c, mark, NULL);
 	t0 = now_wall();
-	queue_named(c, qjobs, NQJOBS, mark, ids, "");
+	queue_named(c, qjobs, NQJOBS, mark, ids, NULL);
 
 	job = job_of(c, ids[1]);
 	expect_state(job, "queued");
@@ -1251,28 +1258,74 @@ START_TEST(start_by_expires)
 }
 END_TEST
 
+/* list has job id, in state want, with started_at null if queued. */
+static void
+expect_listed(struct jobd_client *c, long long id, const char *want)
+{
+	json_object	*r, *jobs, *e;
+	size_t		 i;
+
+	r = callf(c, "{\"op\":\"list\"}");
+	expect_ok(r);
+	jobs = jget(r, "jobs");
+	for (i = 0; i < json_object_array_length(jobs); i++) {
+		e = json_object_array_get_idx(jobs, i);
+		if (jint(e, "id") != id)
+			continue;
+		expect_state(e, want);
+		if (strcmp(want, "queued") == 0)
+			expect_never_started(e);
+		json_object_put(r);
+		return;
+	}
+	ck_abort_msg("job %lld not in list: %s", id,
+	    json_object_to_json_string(r));
+}
+
 /*
  * 5. cancel in every state: a queued job is removed and ends "cancelled"
- * without ever running (not even once the slot frees); a running one goes
- * through the kill sequence; an ended one is not_running.
+ * without ever running (not even once the slot frees), and its waiter has
+ * the result; so does one whose client leaves with on_disconnect "cancel";
+ * a running one goes through the kill sequence; an ended one is
+ * not_running.
  */
 START_TEST(cancel_states)
 {
-	struct jobd_client	*c;
+	struct jobd_client	*c, *w, *d;
 	json_object		*r, *job;
-	long long		 blocker, queued, after, bpid;
+	long long		 blocker, queued, odc, after, bpid;
 	char			 mark[32], path[PATH_MAX];
 
 	lc_start("max_running = 1\n");
 	new_mark(mark, sizeof(mark));
 	c = e2e_connect(&J);
+	w = e2e_connect(&J);
+	d = e2e_connect(&J);
 	blocker = start_blocker(c, mark, &bpid);
-	queued = submit(c, job_req(jargv("sh", "-c", "echo ran > ran", NULL),
-	    mark, "%s", ""), "queued");
+	r = call(w, job_req(jargv("sh", "-c", "echo ran > ran", NULL), mark,
+	    "\"wait\":true"));
+	queued = first_resp(r, "queued", 0);
+	json_object_put(r);
+	odc = submit(d, job_req(jargv("sh", "-c", "echo ran > odc.ran", NULL),
+	    mark, "\"on_disconnect\":\"cancel\""), "queued");
+	expect_listed(c, queued, "queued");
+	expect_listed(c, odc, "queued");
+
+	/* Its client gone, a queued job with on_disconnect cancel ends. */
+	e2e_close(d);
+	job = wait_job(c, odc);
+	expect_state(job, "cancelled");
+	expect_never_started(job);
+	json_object_put(job);
 
 	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", queued);
 	expect_ok(r);
 	ck_assert_int_eq(jint(r, "id"), queued);
+	json_object_put(r);
+	/* Its waiter has the result. */
+	r = recv_resp(w);
+	expect_ok(r);
+	expect_state(jget(r, "job"), "cancelled");
 	json_object_put(r);
 	job = job_of(c, queued);
 	expect_state(job, "cancelled");
@@ -1305,8 +1358,11 @@ START_TEST(cancel_states)
 	json_object_put(job);
 	path_in(&J, "ran", path, sizeof(path));
 	ck_assert_msg(access(path, F_OK) == -1, "a cancelled queued job ran");
+	path_in(&J, "odc.ran", path, sizeof(path));
+	ck_assert_msg(access(path, F_OK) == -1, "a cancelled queued job ran");
 	expect_error(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", after + 1000),
 	    "not_found");
+	e2e_close(w);
 	e2e_close(c);
 }
 END_TEST
@@ -1674,7 +1730,7 @@ START_TEST(crash_queued)
 	c = e2e_connect(&J);
 	tier_of(c, tier, sizeof(tier));
 	blocker = start_blocker(c, bmark, &bpid);
-	queue_named(c, qjobs, NQJOBS, mark, ids, "");
+	queue_named(c, qjobs, NQJOBS, mark, ids, "q-");
 
 	cloexec_pipe(p);
 	req = job_req(jargv("sh", "-c", "echo ran > fds.ran", NULL), mark,
@@ -1706,6 +1762,12 @@ START_TEST(crash_queued)
 	expect_state(job, "lost");
 	json_object_put(job);
 	expect_none_left(tier, bmark, "crash_queued");
+
+	/* A retained job's key still names it: nothing new is queued. */
+	r = call(c, job_req(jargv("true", NULL), mark, "\"key\":\"q-%s\"",
+	    qjobs[0].name));
+	ck_assert_int_eq(first_resp(r, NULL, 1), ids[0]);
+	json_object_put(r);
 
 	job = wait_job(c, fds_id);
 	expect_state(job, "lost");
@@ -2046,29 +2108,40 @@ END_TEST
 /*
  * 9e. A clean stop (SIGTERM): the running job is cancelled, the queued ones
  * do not run but stay queued, and at the next start they run, in order,
- * with the same ids; results of ended jobs are still there.
+ * with the same ids (a queued job that had passed descriptors cannot, and
+ * is "lost"); results of ended jobs are still there, and their keys still
+ * name them.
  */
 START_TEST(clean_restart)
 {
 	struct jobd_client	*c, *w;
-	json_object		*r, *job;
-	long long		 done, blocker, ids[NQJOBS];
+	json_object		*r, *req, *job;
+	long long		 done, blocker, ids[NQJOBS], fds_id;
 	char			 mark[32], path[PATH_MAX];
-	int			 i;
+	int			 i, p[2];
 
 	lc_start("max_running = 1\n");
 	new_mark(mark, sizeof(mark));
 	c = e2e_connect(&J);
 	w = e2e_connect(&J);
 	job = run_wait(c, job_req(jargv("sh", "-c", "echo before; exit 3",
-	    NULL), mark, "%s", ""), &done);
+	    NULL), mark, "\"key\":\"done\""), &done);
 	expect_state(job, "exited");
 	json_object_put(job);
 	r = call(w, job_req(jargv("sleep", "100", NULL), mark,
 	    "\"wait\":true"));
 	blocker = first_resp(r, "running", 0);
 	json_object_put(r);
-	queue_named(c, qjobs, NQJOBS, mark, ids, "");
+	queue_named(c, qjobs, NQJOBS, mark, ids, NULL);
+	cloexec_pipe(p);
+	req = job_req(jargv("sh", "-c", "echo ran > fds.ran", NULL), mark,
+	    "\"fds\":[\"stdout\"]");
+	ck_assert_msg(jobd_send_fds(c, req, &p[1], 1) == 0,
+	    "jobd_send_fds: %s", strerror(errno));
+	json_object_put(req);
+	r = recv_resp(c);
+	fds_id = first_resp(r, "queued", 0);
+	json_object_put(r);
 
 	ck_assert_int_eq(kill(J.pid, SIGTERM), 0);
 	r = recv_resp(w);
@@ -2093,14 +2166,247 @@ START_TEST(clean_restart)
 		json_object_put(job);
 	}
 	check_order(qjobs, NQJOBS);
+	job = wait_job(c, fds_id);
+	expect_state(job, "lost");
+	expect_never_started(job);
+	json_object_put(job);
+	path_in(&J, "fds.ran", path, sizeof(path));
+	ck_assert_msg(access(path, F_OK) == -1, "the fds job ran");
+	close(p[0]);
+	close(p[1]);
+
 	job = job_of(c, done);
 	expect_state(job, "exited");
 	ck_assert_int_eq(jint(job, "exit_code"), 3);
 	json_object_put(job);
+	r = call(c, job_req(jargv("true", NULL), mark, "\"key\":\"done\""));
+	ck_assert_int_eq(first_resp(r, "exited", 1), done);
+	json_object_put(r);
 	job = job_of(c, blocker);
 	expect_state(job, "cancelled");
 	json_object_put(job);
-	expect_ids_grow(c, ids[NQJOBS - 1]);
+	expect_ids_grow(c, fds_id);
+	e2e_close(c);
+}
+END_TEST
+
+static int
+clock_past(void *arg)
+{
+	return (now_wall() > *(double *)arg);
+}
+
+/*
+ * 9h. start_by across a restart counts from the submission. jobd is killed
+ * with one job running (the slot) and three queued: a long one (priority
+ * 10), one whose start_by passes while jobd is down (priority 20: first in
+ * line at the restart, were it not expired) and one whose start_by passes
+ * a little after the restart (priority 0). The first never starts; the
+ * second expires start_by after its submission, not after the restart.
+ */
+START_TEST(start_by_across_restart)
+{
+	struct jobd_client	*c;
+	json_object		*job;
+	char			 mark[32];
+	long long		 blocker, longer, early, late;
+	double			 submitted, until, at;
+
+	lc_start("max_running = 1\n");
+	new_mark(mark, sizeof(mark));
+	c = e2e_connect(&J);
+	blocker = start_blocker(c, mark, NULL);
+	longer = submit(c, job_req(jargv("sleep", "100", NULL), mark,
+	    "\"priority\":10"), "queued");
+	early = submit(c, job_req(jargv("sh", "-c", "echo ran > early.ran",
+	    NULL), mark, "\"priority\":20,\"start_by\":1"), "queued");
+	late = submit(c, job_req(jargv("sh", "-c", "echo ran > late.ran",
+	    NULL), mark, "\"start_by\":3.5"), "queued");
+	job = job_of(c, late);
+	submitted = jdouble(job, "submitted_at");
+	json_object_put(job);
+	e2e_close(c);
+	kill9_jobd();
+	/* Down past the first start_by: a wait on the clock itself. */
+	until = submitted + 1.8;
+	ck_assert(wait_until(clock_past, &until, 5000));
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+
+	job = job_of(c, blocker);
+	expect_state(job, "lost");
+	json_object_put(job);
+	job = wait_job(c, late);
+	at = now_wall();
+	expect_state(job, "expired");
+	expect_never_started(job);
+	json_object_put(job);
+	ck_assert_msg(at - submitted < 3.5 + 1.0 * slow, "start_by 3.5: "
+	    "expired %.2f s after submission (counted from the restart?)",
+	    at - submitted);
+	job = job_of(c, longer);
+	expect_state(job, "running");
+	json_object_put(job);
+	job = wait_job(c, early);
+	ck_assert_msg(strcmp(jstr(job, "state"), "expired") == 0,
+	    "start_by 1 passed while jobd was down, yet the job is %s after "
+	    "the restart: %s", jstr(job, "state"),
+	    json_object_to_json_string(job));
+	expect_never_started(job);
+	json_object_put(job);
+	e2e_close(c);
+}
+END_TEST
+
+/* Run a job to its end; then wait until it is pruned. Returns its id. */
+static long long
+run_pruned(struct jobd_client *c)
+{
+	struct state_cond	 sc;
+	json_object		*job;
+	long long		 id;
+
+	job = run_wait(c, job_req(jargv("true", NULL), NULL, "%s", ""), &id);
+	expect_state(job, "exited");
+	json_object_put(job);
+	sc.c = c;
+	sc.id = id;
+	sc.want = NULL;
+	ck_assert_msg(wait_until(pruned, &sc, ms(10)),
+	    "job %lld not pruned (retention 0)", id);
+	return (id);
+}
+
+/*
+ * 9f. Ids are never reused, even when every job before was pruned and
+ * the store holds none: across a clean restart and a SIGKILL.
+ */
+START_TEST(ids_never_reused)
+{
+	struct jobd_client	*c;
+	long long		 last, id;
+	int			 i;
+
+	lc_start("retention = 0\n");
+	c = e2e_connect(&J);
+	for (i = 0; i < 3; i++)
+		last = run_pruned(c);
+	e2e_close(c);
+	ck_assert_int_eq(kill(J.pid, SIGTERM), 0);
+	ck_assert(reap_jobd(&J, E2E_STOP_TIMEOUT_MS));
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+	id = run_pruned(c);
+	ck_assert_msg(id > last, "after a clean restart: id %lld again (the "
+	    "last before was %lld)", id, last);
+	last = id;
+	e2e_close(c);
+	kill9_jobd();
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+	id = run_pruned(c);
+	ck_assert_msg(id > last, "after SIGKILL: id %lld again (the last "
+	    "before was %lld)", id, last);
+	e2e_close(c);
+}
+END_TEST
+
+/*
+ * 9g. Retention runs on across a restart: an ended job is there after
+ * jobd was killed and started again, and is pruned once retention has
+ * passed since it ended.
+ */
+START_TEST(retention_across_restart)
+{
+	struct jobd_client	*c;
+	struct state_cond	 sc;
+	json_object		*job;
+	char			 conf[64];
+	long long		 id;
+	double			 ended, retention = 3 * slow;
+
+	snprintf(conf, sizeof(conf), "retention = %gs\n", retention);
+	lc_start(conf);
+	c = e2e_connect(&J);
+	job = run_wait(c, job_req(jargv("sh", "-c", "exit 7", NULL), NULL, "%s",
+	    ""), &id);
+	ended = jdouble(job, "ended_at");
+	json_object_put(job);
+	e2e_close(c);
+	kill9_jobd();
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+	if (now_wall() < ended + retention - 0.5) {
+		job = job_of(c, id);
+		expect_state(job, "exited");
+		ck_assert_int_eq(jint(job, "exit_code"), 7);
+		json_object_put(job);
+	} else
+		e2e_skip("retention_across_restart: the restart took %.1f s, "
+		    "longer than retention: the result was not checked",
+		    now_wall() - ended);
+	sc.c = c;
+	sc.id = id;
+	sc.want = NULL;
+	ck_assert_msg(wait_until(pruned, &sc, ms(10)), "job %lld not pruned "
+	    "%.1f s after it ended (retention %g s)", id, now_wall() - ended,
+	    retention);
+	ck_assert_msg(now_wall() >= ended + retention - 0.5,
+	    "job %lld pruned %.1f s after it ended (retention %g s)", id,
+	    now_wall() - ended, retention);
+	e2e_close(c);
+}
+END_TEST
+
+
+/*
+ * 7b. A queued job's deadline counts from its start, not its submission:
+ * held in the queue longer than its timeout, it still runs to its end, and
+ * JOBD_DEADLINE is its start plus the timeout.
+ */
+START_TEST(deadline_from_start)
+{
+	struct jobd_client	*c;
+	json_object		*job;
+	char			*end;
+	const char		*out;
+	long long		 blocker, id;
+	double			 submitted, until, started, dl;
+
+	lc_start("max_running = 1\n");
+	c = e2e_connect(&J);
+	blocker = start_blocker(c, NULL, NULL);
+	id = submit(c, job_req(jargv("sh", "-c", "echo \"$JOBD_DEADLINE\"",
+	    NULL), NULL, "\"timeout\":1.5"), "queued");
+	job = job_of(c, id);
+	submitted = jdouble(job, "submitted_at");
+	json_object_put(job);
+	/* Hold the slot past the timeout: a wait on the clock itself. */
+	until = submitted + 2.0;
+	ck_assert(wait_until(clock_past, &until, 5000));
+	job = job_of(c, id);
+	expect_state(job, "queued");
+	json_object_put(job);
+	expect_ok(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", blocker));
+
+	job = wait_job(c, id);
+	expect_state(job, "exited");
+	ck_assert(!jbool(job, "timed_out"));
+	started = jdouble(job, "started_at");
+	ck_assert_msg(started >= submitted + 2.0, "started %.3f s after "
+	    "submission", started - submitted);
+	out = jstr(job, "stdout");
+	dl = strtod(out, &end);
+	ck_assert_msg(end != out && strcmp(end, "\n") == 0,
+	    "JOBD_DEADLINE: %s", out);
+	ck_assert_msg(dl >= started + 1.5 - 1 && dl <= started + 1.5 + 1,
+	    "JOBD_DEADLINE %.3f, started_at + timeout %.3f", dl,
+	    started + 1.5);
+	json_object_put(job);
 	e2e_close(c);
 }
 END_TEST
@@ -2388,12 +2694,18 @@ lifecycle_suite(void)
 	add(s, "cancel_states", cancel_states, TEST_TIMEOUT);
 	add(s, "idempotency_keys", idempotency_keys, TEST_TIMEOUT);
 	add(s, "job_environment", job_environment, TEST_TIMEOUT);
+	add(s, "deadline_from_start", deadline_from_start, TEST_TIMEOUT);
 	add(s, "warn_before", warn_before_deadline, TEST_TIMEOUT);
 	add(s, "crash_queued", crash_queued, TEST_TIMEOUT);
 	add(s, "crash_running", crash_running, TEST_TIMEOUT);
 	add(s, "crash_finishing", crash_finishing, LONG_TIMEOUT);
 	add(s, "crash_inflight", crash_inflight, LONG_TIMEOUT);
 	add(s, "clean_restart", clean_restart, TEST_TIMEOUT);
+	add(s, "ids_never_reused", ids_never_reused, TEST_TIMEOUT);
+	add(s, "retention_across_restart", retention_across_restart,
+	    TEST_TIMEOUT);
+	add(s, "start_by_across_restart", start_by_across_restart,
+	    TEST_TIMEOUT);
 	add(s, "two_on_one_state_dir", two_on_one_state_dir, TEST_TIMEOUT);
 	add(s, "corrupt_store", corrupt_store, TEST_TIMEOUT);
 	add(s, "unwritable_state_dir", unwritable_state_dir, TEST_TIMEOUT);
