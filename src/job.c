@@ -102,6 +102,7 @@ static uint64_t	job_output_bytes(struct job *);
 static void	job_free(struct job *);
 static void	job_deadline_cb(evutil_socket_t, short, void *);
 static void	job_output_cb(evutil_socket_t, short, void *);
+static int	job_read_output(struct job *, int, int);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
 static void	job_prune_cb(evutil_socket_t, short, void *);
 static void	job_begin_kill(struct job *, int, enum kill_reason);
@@ -377,6 +378,7 @@ job_start(struct run_req *r, struct conn *c)
 	RB_INSERT(job_ids, &ids, job);
 	TAILQ_INSERT_TAIL(&live_jobs, job, entry);
 	nlive++;
+	watch_event(job, "queued");
 
 	if ((job->ct = container_new(job, job->id, err, sizeof(err))) == NULL) {
 		se.err = errno;
@@ -416,6 +418,7 @@ job_start(struct run_req *r, struct conn *c)
 	job->killer = killer_new(job, job->ct);
 	job_arm(job);
 	job_log_start(job, c != NULL ? conn_uid(c) : getuid());
+	watch_event(job, "started");
 	return (job);
 }
 
@@ -426,12 +429,31 @@ job_output_cb(evutil_socket_t fd, short ev, void *arg)
 	int		 i = job->out_ev[0] != NULL &&
 			    event_get_fd(job->out_ev[0]) == fd ? 0 : 1;
 
-	if (output_read(job->out[i]) == 0)
+	if (job_read_output(job, i, 0) == 0)
 		return;
 	/* EOF: nothing more will come from this pipe. */
 	event_free(job->out_ev[i]);
 	job->out_ev[i] = NULL;
-	output_drain(job->out[i]);
+	job_read_output(job, i, 1);
+}
+
+/* Read stream i (drain: to the end) and stream what was kept to watchers. */
+static int
+job_read_output(struct job *job, int i, int drain)
+{
+	const char	*data;
+	size_t		 before, after;
+	int		 eof = 1;
+
+	output_data(job->out[i], &before);
+	if (drain)
+		output_drain(job->out[i]);
+	else
+		eof = output_read(job->out[i]);
+	data = output_data(job->out[i], &after);
+	if (after > before)
+		watch_output(job, i, data + before, after - before);
+	return (eof);
 }
 
 static void
@@ -496,8 +518,10 @@ job_begin_kill(struct job *job, int sig, enum kill_reason why)
 		[KILL_SHUTDOWN] = "shutdown",
 	};
 
-	if (job->state == JOB_RUNNING)
+	if (job->state == JOB_RUNNING) {
 		job_set_state(job, JOB_TERMINATING);
+		watch_event(job, "terminating");
+	}
 	killer_start(job->killer, sig, job->kill_after, reasons[why]);
 	if (job->leader_done)
 		killer_watch(job->killer);
@@ -667,7 +691,7 @@ job_finish(struct job *job)
 			job->out_ev[i] = NULL;
 		}
 		if (job->out[i] != NULL)
-			output_drain(job->out[i]);
+			job_read_output(job, i, 1);
 	}
 	job_stdin_close(job);
 	job->end_ns = mono_ns();
@@ -686,6 +710,7 @@ job_finish(struct job *job)
 	ndone++;
 	job->owner = NULL;
 	job_log_end(job);
+	watch_event(job, "done");
 
 	/* One result object for every waiter: it holds all the output. */
 	if (!TAILQ_EMPTY(&job->waiters))
@@ -773,6 +798,7 @@ job_conn_gone(struct conn *c)
 	struct job	*job, *next;
 	struct waiter	*w, *wnext;
 
+	watch_conn_gone(c);
 	TAILQ_FOREACH_SAFE(job, &live_jobs, entry, next) {
 		TAILQ_FOREACH_SAFE(w, &job->waiters, entry, wnext) {
 			if (w->conn != c)
@@ -930,6 +956,7 @@ job_free(struct job *job)
 {
 	size_t	i;
 
+	watch_job_gone(job);
 	RB_REMOVE(job_ids, &ids, job);
 	for (i = 0; job->argv[i] != NULL; i++)
 		free(job->argv[i]);
