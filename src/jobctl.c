@@ -95,6 +95,20 @@ static const struct option plain_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+static const struct option watch_longopts[] = {
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "no-output",	no_argument,		NULL,	'n' },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* logs writes the job's bytes as they are: there is no JSON form. */
+static const struct option logs_longopts[] = {
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "follow",	no_argument,		NULL,	'f' },
+	{ NULL,		0,			NULL,	0 }
+};
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "run", RUN_USAGE, RUN_OPTSTRING, run_longopts, 1, -1,
 	    CTL_EXIT_FAILED, CTL_EXIT_FAILED, cmd_run },
@@ -113,6 +127,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_cancel },
 	{ "ping", "", "+h", plain_longopts, 0, 0,
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_ping },
+	{ "watch", "[-n] [id]", "+hn", watch_longopts, 0, 1,
+	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_watch },
+	{ "logs", "[-f] id", "+fh", logs_longopts, 1, 1,
+	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_logs },
 };
 
 static const struct option global_longopts[] = {

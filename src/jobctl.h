@@ -127,6 +127,10 @@ int		 cmd_list(struct ctl_args *);
 int		 cmd_cancel(struct ctl_args *);
 int		 cmd_ping(struct ctl_args *);
 
+/* ctl-watch.c */
+int		 cmd_watch(struct ctl_args *);
+int		 cmd_logs(struct ctl_args *);
+
 /* ctl-print.c */
 const char	*jstr(json_object *, const char *);
 int		 jint(json_object *, const char *, long long *);
