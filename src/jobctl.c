@@ -34,7 +34,9 @@ static void			 parse_args(const struct ctl_cmd *, int,
 #define RUN_USAGE \
 	"[-pq] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
 	"\t[-e name=value] [--clear-env] [--stdin-null] [--capture]\n" \
-	"\t[--max-output bytes] [--detach] [--json] [--] command [arg ...]"
+	"\t[--max-output bytes] [--priority n] [--key key]\n" \
+	"\t[--start-by duration] [--warn-before duration]\n" \
+	"\t[--warn-signal signal] [--detach] [--json] [--] command [arg ...]"
 
 static const struct option run_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -51,6 +53,11 @@ static const struct option run_longopts[] = {
 	{ "detach",	no_argument,		NULL,	OPT_DETACH },
 	{ "stdin-null",	no_argument,		NULL,	OPT_STDIN_NULL },
 	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
+	{ "priority",	required_argument,	NULL,	OPT_PRIORITY },
+	{ "key",	required_argument,	NULL,	OPT_KEY },
+	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
+	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
+	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
@@ -59,7 +66,9 @@ static const struct option run_longopts[] = {
 #define SUBMIT_OPTSTRING	"+C:e:hk:qs:t:"
 #define SUBMIT_USAGE \
 	"[-q] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
-	"\t[-e name=value] [--clear-env] [--max-output bytes] [--json]\n" \
+	"\t[-e name=value] [--clear-env] [--max-output bytes]\n" \
+	"\t[--priority n] [--key key] [--start-by duration]\n" \
+	"\t[--warn-before duration] [--warn-signal signal] [--json]\n" \
 	"\t[--] command [arg ...]"
 
 static const struct option submit_longopts[] = {
@@ -74,6 +83,11 @@ static const struct option submit_longopts[] = {
 	{ "clear-env",	no_argument,		NULL,	OPT_CLEAR_ENV },
 	{ "stdin-null",	no_argument,		NULL,	OPT_STDIN_NULL },
 	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
+	{ "priority",	required_argument,	NULL,	OPT_PRIORITY },
+	{ "key",	required_argument,	NULL,	OPT_KEY },
+	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
+	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
+	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
