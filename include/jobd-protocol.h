@@ -35,6 +35,11 @@
 #define JOBD_MAX_OUTPUT_DEFAULT	(1024 * 1024)
 #define JOBD_MAX_OUTPUT_LIMIT	(16 * 1024 * 1024)
 
+/* A run's priority goes from -JOBD_PRIORITY_MAX to JOBD_PRIORITY_MAX. */
+#define JOBD_PRIORITY_MAX	1000
+/* Bytes of an idempotency key. */
+#define JOBD_KEY_MAX		256
+
 /* Default environment of a job whose request has no "env". */
 #define JOBD_DEFAULT_PATH \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

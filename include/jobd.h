@@ -19,8 +19,6 @@
 #include "jobd-protocol.h"
 
 #define JOBD_VERSION	PACKAGE_VERSION
-#define JOBD_PRIORITY_MAX	1000	/* and -1000 */
-#define JOBD_KEY_MAX		256	/* bytes of an idempotency key */
 
 struct conn;
 struct job;

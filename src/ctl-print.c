@@ -318,12 +318,15 @@ print_list(json_object *jobs)
 	}
 }
 
-/* jobd 0.1.0 protocol 1 pid 4242 containment pgid */
+/*
+ * jobd 0.1.0 protocol 1 pid 4242 containment pgid
+ * running 3 queued 0 max_running 8 store /var/lib/jobd/jobs.db
+ */
 void
 print_ping(json_object *resp)
 {
-	const char	*version, *containment;
-	long long	 proto = 0, pid = 0;
+	const char	*version, *containment, *store;
+	long long	 proto = 0, pid = 0, running = 0, queued = 0, max = 0;
 
 	version = jstr(resp, "version");
 	containment = jstr(resp, "containment");
@@ -333,5 +336,18 @@ print_ping(json_object *resp)
 	print_safe(stdout, version != NULL ? version : "?");
 	printf(" protocol %lld pid %lld containment ", proto, pid);
 	print_safe(stdout, containment != NULL ? containment : "?");
+	fputc('\n', stdout);
+	if ((store = jstr(resp, "store")) == NULL)
+		return;		/* an older jobd */
+	(void)jint(resp, "running", &running);
+	(void)jint(resp, "queued", &queued);
+	(void)jint(resp, "max_running", &max);
+	printf("running %lld queued %lld max_running ", running, queued);
+	if (max == 0)
+		fputs("unlimited", stdout);
+	else
+		printf("%lld", max);
+	fputs(" store ", stdout);
+	print_safe(stdout, store);
 	fputc('\n', stdout);
 }

@@ -50,6 +50,7 @@ static json_object	*build_request(const struct run_spec *, int,
 static json_object	*build_env(const struct ctl_args *);
 static json_object	*build_cwd(const struct ctl_args *);
 static void		 add_duration(json_object *, const char *, double);
+static void		 add_queue_fields(json_object *, const struct ctl_args *);
 static void		 add_fds(json_object *, const struct run_spec *,
 			    struct run_io *);
 static void		 add_stdin(json_object *);
@@ -106,6 +107,8 @@ build_request(const struct run_spec *rs, int waiting, struct run_io *io)
 	    (s = args_get(rs->args, OPT_MAX_OUTPUT)) != NULL)
 		json_object_object_add(req, "max_output",
 		    json_object_new_int64(parse_bytes(s)));
+	if (rs->args != NULL)
+		add_queue_fields(req, rs->args);
 
 	memset(io, 0, sizeof(*io));
 	if (!rs->capture)
@@ -213,6 +216,41 @@ build_cwd(const struct ctl_args *args)
 	free(joined);
 	free(cwd);
 	return (o);
+}
+
+/* --priority, --key, --start-by, --warn-before, --warn-signal: jobd checks
+ * them further (ranges, warn_before against the timeout). */
+static void
+add_queue_fields(json_object *req, const struct ctl_args *args)
+{
+	const char	*s;
+	char		*end;
+	long		 n;
+	int		 sig;
+
+	if ((s = args_get(args, OPT_PRIORITY)) != NULL) {
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (*s == '\0' || *end != '\0' || errno != 0 ||
+		    n < -JOBD_PRIORITY_MAX || n > JOBD_PRIORITY_MAX)
+			ctl_fail(ctl.cmd->usage_exit, "invalid priority '%s' "
+			    "(%d to %d)", s, -JOBD_PRIORITY_MAX,
+			    JOBD_PRIORITY_MAX);
+		json_object_object_add(req, "priority",
+		    json_object_new_int((int)n));
+	}
+	if ((s = args_get(args, OPT_KEY)) != NULL)
+		json_object_object_add(req, "key", json_object_new_string(s));
+	if ((s = args_get(args, OPT_START_BY)) != NULL)
+		add_duration(req, "start_by", parse_duration(s));
+	if ((s = args_get(args, OPT_WARN_BEFORE)) != NULL)
+		add_duration(req, "warn_before", parse_duration(s));
+	if ((s = args_get(args, OPT_WARN_SIGNAL)) != NULL) {
+		if ((sig = jobd_signal_number(s)) == -1)
+			ctl_fail(ctl.cmd->usage_exit, "invalid signal '%s'", s);
+		json_object_object_add(req, "warn_signal",
+		    json_object_new_int(sig));
+	}
 }
 
 static void
@@ -417,8 +455,20 @@ note_cannot_run(json_object *job)
 	const char	*state, *msg, *name = NULL;
 	size_t		 len;
 
-	if ((state = jstr(job, "state")) == NULL ||
-	    strcmp(state, "failed") != 0)
+	if ((state = jstr(job, "state")) != NULL &&
+	    strcmp(state, "expired") == 0) {
+		fprintf(stderr, "%s: not started within its start-by time\n",
+		    ctl.progname);
+		return;
+	}
+	if (state != NULL && strcmp(state, "lost") == 0) {
+		fprintf(stderr, "%s: job lost: ", ctl.progname);
+		print_safe(stderr, (msg = jstr(job, "error_message")) != NULL ?
+		    msg : "jobd restarted");
+		fputc('\n', stderr);
+		return;
+	}
+	if (state == NULL || strcmp(state, "failed") != 0)
 		return;
 	if ((msg = jstr(job, "error_message")) == NULL &&
 	    (msg = jstr(job, "error")) == NULL)

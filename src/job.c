@@ -134,6 +134,7 @@ static int	job_pipes(struct job *, struct run_req *, int[3]);
 static void	job_close_child_fds(int[3]);
 static void	job_log_start(struct job *, uid_t);
 static void	job_output_cb(evutil_socket_t, short, void *);
+static int	job_read_output(struct job *, int, int);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
 static void	job_prune_cb(evutil_socket_t, short, void *);
 static void	job_begin_kill(struct job *, int, enum kill_reason);
@@ -671,12 +672,31 @@ job_output_cb(evutil_socket_t fd, short ev, void *arg)
 	int		 i = job->out_ev[0] != NULL &&
 			    event_get_fd(job->out_ev[0]) == fd ? 0 : 1;
 
-	if (output_read(job->out[i]) == 0)
+	if (job_read_output(job, i, 0) == 0)
 		return;
 	/* EOF: nothing more will come from this pipe. */
 	event_free(job->out_ev[i]);
 	job->out_ev[i] = NULL;
-	output_drain(job->out[i]);
+	job_read_output(job, i, 1);
+}
+
+/* Read stream i (drain: to the end) and stream what was kept to watchers. */
+static int
+job_read_output(struct job *job, int i, int drain)
+{
+	const char	*data;
+	size_t		 before, after;
+	int		 eof = 1;
+
+	output_data(job->out[i], &before);
+	if (drain)
+		output_drain(job->out[i]);
+	else
+		eof = output_read(job->out[i]);
+	data = output_data(job->out[i], &after);
+	if (after > before)
+		watch_output(job, i, data + before, after - before);
+	return (eof);
 }
 
 static void
@@ -754,8 +774,10 @@ job_begin_kill(struct job *job, int sig, enum kill_reason why)
 		[KILL_SHUTDOWN] = "shutdown",
 	};
 
-	if (job->state == JOB_RUNNING)
+	if (job->state == JOB_RUNNING) {
 		job_set_state(job, JOB_TERMINATING);
+		watch_event(job, "terminating");
+	}
 	killer_start(job->killer, sig, job->kill_after, reasons[why]);
 	if (job->leader_done)
 		killer_watch(job->killer);
@@ -927,7 +949,7 @@ job_finish(struct job *job)
 			job->out_ev[i] = NULL;
 		}
 		if (job->out[i] != NULL)
-			output_drain(job->out[i]);
+			job_read_output(job, i, 1);
 	}
 	job_stdin_close(job);
 	job->end_ns = mono_ns();

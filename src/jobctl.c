@@ -34,7 +34,9 @@ static void			 parse_args(const struct ctl_cmd *, int,
 #define RUN_USAGE \
 	"[-pq] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
 	"\t[-e name=value] [--clear-env] [--stdin-null] [--capture]\n" \
-	"\t[--max-output bytes] [--detach] [--json] [--] command [arg ...]"
+	"\t[--max-output bytes] [--priority n] [--key key]\n" \
+	"\t[--start-by duration] [--warn-before duration]\n" \
+	"\t[--warn-signal signal] [--detach] [--json] [--] command [arg ...]"
 
 static const struct option run_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -51,6 +53,11 @@ static const struct option run_longopts[] = {
 	{ "detach",	no_argument,		NULL,	OPT_DETACH },
 	{ "stdin-null",	no_argument,		NULL,	OPT_STDIN_NULL },
 	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
+	{ "priority",	required_argument,	NULL,	OPT_PRIORITY },
+	{ "key",	required_argument,	NULL,	OPT_KEY },
+	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
+	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
+	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
@@ -59,7 +66,9 @@ static const struct option run_longopts[] = {
 #define SUBMIT_OPTSTRING	"+C:e:hk:qs:t:"
 #define SUBMIT_USAGE \
 	"[-q] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
-	"\t[-e name=value] [--clear-env] [--max-output bytes] [--json]\n" \
+	"\t[-e name=value] [--clear-env] [--max-output bytes]\n" \
+	"\t[--priority n] [--key key] [--start-by duration]\n" \
+	"\t[--warn-before duration] [--warn-signal signal] [--json]\n" \
 	"\t[--] command [arg ...]"
 
 static const struct option submit_longopts[] = {
@@ -74,6 +83,11 @@ static const struct option submit_longopts[] = {
 	{ "clear-env",	no_argument,		NULL,	OPT_CLEAR_ENV },
 	{ "stdin-null",	no_argument,		NULL,	OPT_STDIN_NULL },
 	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
+	{ "priority",	required_argument,	NULL,	OPT_PRIORITY },
+	{ "key",	required_argument,	NULL,	OPT_KEY },
+	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
+	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
+	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
@@ -95,6 +109,20 @@ static const struct option plain_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+static const struct option watch_longopts[] = {
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "no-output",	no_argument,		NULL,	'n' },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* logs writes the job's bytes as they are: there is no JSON form. */
+static const struct option logs_longopts[] = {
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "follow",	no_argument,		NULL,	'f' },
+	{ NULL,		0,			NULL,	0 }
+};
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "run", RUN_USAGE, RUN_OPTSTRING, run_longopts, 1, -1,
 	    CTL_EXIT_FAILED, CTL_EXIT_FAILED, cmd_run },
@@ -113,6 +141,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_cancel },
 	{ "ping", "", "+h", plain_longopts, 0, 0,
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_ping },
+	{ "watch", "[-n] [id]", "+hn", watch_longopts, 0, 1,
+	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_watch },
+	{ "logs", "[-f] id", "+fh", logs_longopts, 1, 1,
+	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_logs },
 };
 
 static const struct option global_longopts[] = {

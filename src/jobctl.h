@@ -30,7 +30,12 @@ enum {
 	OPT_JSON,
 	OPT_VERSION,
 	OPT_CAPTURE,
-	OPT_DETACH
+	OPT_DETACH,
+	OPT_PRIORITY,
+	OPT_KEY,
+	OPT_START_BY,
+	OPT_WARN_BEFORE,
+	OPT_WARN_SIGNAL
 };
 
 struct ctl_args;
@@ -126,6 +131,10 @@ int		 cmd_status(struct ctl_args *);
 int		 cmd_list(struct ctl_args *);
 int		 cmd_cancel(struct ctl_args *);
 int		 cmd_ping(struct ctl_args *);
+
+/* ctl-watch.c */
+int		 cmd_watch(struct ctl_args *);
+int		 cmd_logs(struct ctl_args *);
 
 /* ctl-print.c */
 const char	*jstr(json_object *, const char *);

@@ -41,6 +41,7 @@ static const struct op ops[] = {
 	{ "list",	op_list,	OP_WHILE_DRAINING,	no_fields },
 	{ "cancel",	op_cancel,	OP_WHILE_DRAINING,	cancel_fields },
 	{ "signal",	op_signal,	OP_WHILE_DRAINING,	cancel_fields },
+	/* watch checks its own fields, with their types. */
 	{ "watch",	watch_op,	OP_WHILE_DRAINING,	NULL },
 };
 

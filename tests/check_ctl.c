@@ -632,6 +632,73 @@ START_TEST(detach)
 END_TEST
 
 /*
+ * 7b. The queue's options: --key (the same id twice), --priority (the
+ * order jobs leave the queue), --start-by (expired: a message, 125),
+ * --warn-before/--warn-signal (the job hears it before its deadline).
+ */
+START_TEST(queue_options)
+{
+	struct jobd_client	*c;
+	struct outcome		 o, o2;
+	json_object		*r;
+	char			 order[PATH_MAX], cmd[PATH_MAX + 64], *text;
+	long long		 blocker;
+
+	start_jobd(&J, "max_running = 1\n");
+	run_ctl((const char *[]){ "jobctl", "submit", "--key", "k1", "--",
+	    "sleep", "100", NULL }, &o);
+	ck_assert_msg(o.status == 0, "submit: %d %s", o.status, o.err);
+	run_ctl((const char *[]){ "jobctl", "submit", "--key", "k1", "--",
+	    "sleep", "100", NULL }, &o2);
+	ck_assert_msg(o2.status == 0 && strcmp(o.out, o2.out) == 0,
+	    "the same key gave \"%s\" then \"%s\"", o.out, o2.out);
+	blocker = strtoll(o.out, NULL, 10);
+	free_outcome(&o2);
+	free_outcome(&o);
+
+	/* The slot is taken: these queue, and leave it by priority. */
+	path_in(&J, "order", order, sizeof(order));
+	snprintf(cmd, sizeof(cmd), "echo \"$1\" >> %s", order);
+	run_ctl((const char *[]){ "jobctl", "submit", "--priority", "1", "--",
+	    "sh", "-c", cmd, "sh", "low", NULL }, &o);
+	ck_assert_int_eq(o.status, 0);
+	free_outcome(&o);
+	run_ctl((const char *[]){ "jobctl", "submit", "--priority", "9", "--",
+	    "sh", "-c", cmd, "sh", "high", NULL }, &o);
+	ck_assert_int_eq(o.status, 0);
+	free_outcome(&o);
+	run_ctl((const char *[]){ "jobctl", "run", "--start-by", "0.2", "--",
+	    "true", NULL }, &o);
+	ck_assert_msg(o.status == 125 && strstr(o.err, "start-by") != NULL,
+	    "start-by: status %d, stderr %s", o.status, o.err);
+	free_outcome(&o);
+	run_ctl((const char *[]){ "jobctl", "run", "--priority", "5000", "--",
+	    "true", NULL }, &o);
+	ck_assert_msg(o.status == 125 && strstr(o.err, "priority") != NULL,
+	    "priority 5000: status %d, stderr %s", o.status, o.err);
+	free_outcome(&o);
+
+	c = e2e_connect(&J);
+	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", blocker);
+	expect_ok(r);
+	json_object_put(r);
+	e2e_close(c);
+	run_ctl((const char *[]){ "jobctl", "run", "-t", "5",
+	    "--warn-before", "4", "--warn-signal", "USR2", "--", "sh", "-c",
+	    "trap 'echo warned; exit 0' USR2; while :; do sleep 0.05; done",
+	    NULL }, &o);
+	ck_assert_msg(o.status == 0 && strcmp(o.out, "warned\n") == 0,
+	    "warn: status %d, out %s, err %s", o.status, o.out, o.err);
+	free_outcome(&o);
+	/* That job waited behind the two: they are done. */
+	text = read_text(order, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "high\nlow\n");
+	free(text);
+}
+END_TEST
+
+/*
  * 8. The options of jobctl run.
  */
 START_TEST(options)
@@ -1019,6 +1086,7 @@ ctl_suite(void)
 	add(s, "sigkill_cancels", sigkill_cancels_job, TEST_TIMEOUT);
 	add(s, "detach", detach, TEST_TIMEOUT);
 	add(s, "options", options, TEST_TIMEOUT);
+	add(s, "queue_options", queue_options, TEST_TIMEOUT);
 	add(s, "timeout_compat", timeout_compat, TABLE_TIMEOUT);
 	return (s);
 }
