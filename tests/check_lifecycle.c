@@ -1863,7 +1863,8 @@ START_TEST(crash_running)
 		json_object_put(job);
 	}
 	expect_none_left(tier, mark, "crash_running");
-	if (strcmp(tier, "pgid") != 0)
+	/* In pidns the escapees printed pids of the job's namespace. */
+	if (strcmp(tier, "pgid") != 0 && strcmp(tier, "pidns") != 0)
 		for (i = 0; i < n; i++)
 			ck_assert_msg(!pid_alive(esc[i]), "escapee %ld alive",
 			    (long)esc[i]);
@@ -2259,6 +2260,166 @@ START_TEST(start_by_across_restart)
 }
 END_TEST
 
+/*
+ * 9i. What a client was told stays true across a crash: jobd is killed
+ * with SIGKILL while final results stream out; after the restart every job
+ * whose final result the client received is in that same state with that
+ * same exit code (never "lost", never run again), and every acknowledged
+ * one is known.
+ */
+#define RESULT_JOBS	200
+#define RESULT_KILL	100
+
+struct told {
+	long long	id;
+	char		state[16];
+	int		code;		/* -1: none */
+};
+
+static void
+got_told(json_object *r, struct told *t, int *nfinal)
+{
+	json_object	*job, *v;
+	int		 tag = (int)jint(r, "tag");
+
+	expect_ok(r);
+	ck_assert(tag >= 0 && tag < RESULT_JOBS);
+	if (!json_object_object_get_ex(r, "job", &job)) {
+		ck_assert_msg(t[tag].id == 0, "two first responses, tag %d", tag);
+		t[tag].id = first_resp(r, NULL, 0);
+		return;
+	}
+	ck_assert_int_eq(jint(job, "id"), t[tag].id);
+	strlcpy(t[tag].state, jstr(job, "state"), sizeof(t[tag].state));
+	t[tag].code = json_object_object_get_ex(job, "exit_code", &v) &&
+	    json_object_is_type(v, json_type_int) ? json_object_get_int(v) : -1;
+	(*nfinal)++;
+}
+
+START_TEST(crash_after_results)
+{
+	struct jobd_client	*c;
+	struct told		 t[RESULT_JOBS];
+	json_object		*r, *job;
+	char			 mark[32], tier[32], cmd[32];
+	long long		 ids[RESULT_JOBS], max = 0;
+	int			 i, n, nfinal = 0, told = 0;
+
+	memset(t, 0, sizeof(t));
+	lc_start("max_running = 4\n");
+	new_mark(mark, sizeof(mark));
+	c = e2e_connect(&J);
+	tier_of(c, tier, sizeof(tier));
+	for (i = 0; i < RESULT_JOBS; i++) {
+		snprintf(cmd, sizeof(cmd), "exit %d", i % 7);
+		r = job_req(jargv("sh", "-c", cmd, NULL), mark,
+		    "\"wait\":true,\"tag\":%d", i);
+		send_req(c, r);
+	}
+	while (nfinal < RESULT_KILL) {
+		r = recv_resp(c);
+		got_told(r, t, &nfinal);
+		json_object_put(r);
+	}
+	kill9_jobd();
+	for (;;) {
+		errno = 0;
+		if ((r = jobd_recv(c)) == NULL)
+			break;
+		got_told(r, t, &nfinal);
+		json_object_put(r);
+	}
+	e2e_close(c);
+
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+	for (n = 0, i = 0; i < RESULT_JOBS; i++) {
+		if (t[i].id == 0)
+			continue;
+		if (t[i].id > max)
+			max = t[i].id;
+		ids[n++] = t[i].id;
+		if (t[i].state[0] == '\0')
+			continue;
+		told++;
+		job = job_of(c, t[i].id);
+		ck_assert_msg(strcmp(jstr(job, "state"), t[i].state) == 0 &&
+		    (t[i].code == -1 || jint(job, "exit_code") == t[i].code),
+		    "job %lld was reported %s (exit %d) before the crash, and "
+		    "after the restart: %s", t[i].id, t[i].state, t[i].code,
+		    json_object_to_json_string(job));
+		json_object_put(job);
+	}
+	fprintf(stderr, "crash_after_results: %d acknowledged, %d final results "
+	    "received before jobd died\n", n, told);
+	for (i = 0; i < n; i++) {
+		job = wait_job(c, ids[i]);
+		ck_assert_msg(strcmp(jstr(job, "state"), "exited") == 0 ||
+		    strcmp(jstr(job, "state"), "lost") == 0, "%s",
+		    json_object_to_json_string(job));
+		json_object_put(job);
+	}
+	expect_none_left(tier, mark, "crash_after_results");
+	expect_ids_grow(c, max);
+	e2e_close(c);
+}
+END_TEST
+
+/*
+ * 9j. A queued job cancelled just before jobd is killed stays cancelled:
+ * after the restart it is "cancelled" and never runs; the others run.
+ */
+START_TEST(cancel_then_crash)
+{
+	struct jobd_client	*c;
+	json_object		*r, *job;
+	char			 mark[32], cmd[64], path[PATH_MAX], **lines;
+	long long		 ids[6];
+	int			 i, nl;
+
+	lc_start("max_running = 1\n");
+	new_mark(mark, sizeof(mark));
+	c = e2e_connect(&J);
+	start_blocker(c, mark, NULL);
+	for (i = 0; i < 6; i++) {
+		snprintf(cmd, sizeof(cmd), "echo %d >> order", i);
+		ids[i] = submit(c, job_req(jargv("sh", "-c", cmd, NULL), mark,
+		    "%s", ""), "queued");
+	}
+	for (i = 0; i < 6; i += 2) {
+		r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", ids[i]);
+		expect_ok(r);
+		json_object_put(r);
+	}
+	kill9_jobd();
+	e2e_close(c);
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+	for (i = 0; i < 6; i++) {
+		job = wait_job(c, ids[i]);
+		if (i % 2 == 0) {
+			ck_assert_msg(strcmp(jstr(job, "state"), "cancelled") == 0,
+			    "job %lld was cancelled (ok) before the crash; after "
+			    "the restart: %s", ids[i],
+			    json_object_to_json_string(job));
+			expect_never_started(job);
+		} else
+			expect_state(job, "exited");
+		json_object_put(job);
+	}
+	path_in(&J, "order", path, sizeof(path));
+	lines = read_lines(path, &nl);
+	ck_assert_msg(nl == 3, "%d queued jobs ran, expected 3", nl);
+	for (i = 0; i < nl; i++)
+		ck_assert_msg(atoi(lines[i]) % 2 == 1, "cancelled job %s ran",
+		    lines[i]);
+	free_lines(lines, nl);
+	e2e_close(c);
+}
+END_TEST
+
 /* Run a job to its end; then wait until it is pruned. Returns its id. */
 static long long
 run_pruned(struct jobd_client *c)
@@ -2589,19 +2750,31 @@ memory_jobd(struct xjobd *x)
 	    x->state);
 }
 
+/* The containment line of JOBD_TEST_CONTAINMENT, for a config of ours. */
+static const char *
+tier_line(char *buf, size_t len)
+{
+	const char	*tier = getenv("JOBD_TEST_CONTAINMENT");
+
+	buf[0] = '\0';
+	if (tier != NULL)
+		snprintf(buf, len, "containment = %s\n", tier);
+	return (buf);
+}
+
 /*
  * 10d. The in-memory store, by -M and by "store = memory": ping says
  * "memory" and nothing is written to the state directory. A disk store
- * says where its database is.
+ * says where its database is, in the directory -S or state_dir names.
  */
 START_TEST(memory_store)
 {
 	struct jobd_client	*c;
 	struct xjobd		 x;
 	json_object		*r;
-	const char		*tier = getenv("JOBD_TEST_CONTAINMENT");
 	const char		*store;
-	char			 text[256];
+	char			 text[PATH_MAX + 128], tl[64], want[PATH_MAX + 16];
+	char			 err[256];
 
 	lc_start(NULL);
 	c = e2e_connect(&J);
@@ -2622,11 +2795,35 @@ START_TEST(memory_store)
 	xjobd_init(&x, "mem2");
 	path_in(&J, "mem2-state", x.state, sizeof(x.state));
 	path_in(&J, "mem2.conf", x.conf, sizeof(x.conf));
-	snprintf(text, sizeof(text), "store = memory\n%s%s%s",
-	    tier != NULL ? "containment = " : "", tier != NULL ? tier : "",
-	    tier != NULL ? "\n" : "");
+	snprintf(text, sizeof(text), "store = memory\n%s",
+	    tier_line(tl, sizeof(tl)));
 	write_file(x.conf, text, 0644);
 	memory_jobd(&x);
+
+	/* state_dir in the config, no -S. */
+	xjobd_init(&x, "cfg");
+	path_in(&J, "cfg.conf", x.conf, sizeof(x.conf));
+	path_in(&J, "cfg-state", want, sizeof(want));
+	ck_assert_int_eq(mkdir(want, 0700), 0);
+	snprintf(text, sizeof(text), "store = disk\nstate_dir = %s\n%s", want,
+	    tier_line(tl, sizeof(tl)));
+	write_file(x.conf, text, 0644);
+	strlcat(want, "/jobs.db", sizeof(want));
+	xjobd_spawn(&x);
+	ck_assert_msg(xjobd_up(&x, E2E_START_TIMEOUT_MS),
+	    "jobd with state_dir exited at start, status 0x%x (see %s)",
+	    x.status, x.log);
+	c = jobd_connect(x.sock, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	set_recv_timeout(c, E2E_RECV_TIMEOUT_MS);
+	record_cgroup(c);
+	r = ping(c);
+	ck_assert_msg(strcmp(jstr(r, "store"), want) == 0,
+	    "state_dir: ping's store %s, expected %s", jstr(r, "store"), want);
+	json_object_put(r);
+	jobd_close(c);
+	xjobd_stop(&x);
+	ck_assert_msg(access(want, F_OK) == 0, "no %s", want);
 }
 END_TEST
 
@@ -2706,6 +2903,8 @@ lifecycle_suite(void)
 	    TEST_TIMEOUT);
 	add(s, "start_by_across_restart", start_by_across_restart,
 	    TEST_TIMEOUT);
+	add(s, "crash_after_results", crash_after_results, TEST_TIMEOUT);
+	add(s, "cancel_then_crash", cancel_then_crash, TEST_TIMEOUT);
 	add(s, "two_on_one_state_dir", two_on_one_state_dir, TEST_TIMEOUT);
 	add(s, "corrupt_store", corrupt_store, TEST_TIMEOUT);
 	add(s, "unwritable_state_dir", unwritable_state_dir, TEST_TIMEOUT);
