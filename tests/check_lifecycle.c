@@ -96,6 +96,7 @@ static int	 none_marked(void *);
 static int	 marked_enough(void *);
 static const char *describe_marked(const char *);
 static int	 has_lines(void *);
+static int	 file_exists(void *);
 static json_object *job_req(json_object *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	 lc_start(const char *);
@@ -109,6 +110,7 @@ static json_object *try_status(struct jobd_client *, long long);
 static json_object *job_of(struct jobd_client *, long long);
 static json_object *wait_job(struct jobd_client *, long long);
 static void	 expect_state(json_object *, const char *);
+static void	 cancel_ok(struct jobd_client *, long long);
 static void	 expect_never_started(json_object *);
 static void	 pipeline(struct jobd_client **, int, int, int, mk_fn, void *,
 		    resp_fn, void *);
@@ -249,6 +251,12 @@ kill_marked_step(void *arg)
 	for (i = 0; i < n && i < MAX_MARKED; i++)
 		kill(found[i], SIGKILL);
 	return (n == 0);
+}
+
+static int
+file_exists(void *arg)
+{
+	return (access(arg, F_OK) == 0);
 }
 
 static int
@@ -502,6 +510,17 @@ expect_state(json_object *job, const char *want)
 	ck_assert_msg(strcmp(jstr(job, "state"), want) == 0,
 	    "job %lld is %s, expected %s: %s", jint(job, "id"),
 	    jstr(job, "state"), want, json_object_to_json_string(job));
+}
+
+/* cancel, answered ok. */
+static void
+cancel_ok(struct jobd_client *c, long long id)
+{
+	json_object	*r;
+
+	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", id);
+	expect_ok(r);
+	json_object_put(r);
 }
 
 /* A job that never started: no pid, no start time. */
@@ -1136,7 +1155,7 @@ START_TEST(priorities)
 	expect_error(call(c, job_req(jargv("true", NULL), NULL,
 	    "\"priority\":-1000,\"nice\":1")), "bad_request");
 
-	expect_ok(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", blocker));
+	cancel_ok(c, blocker);
 	job = wait_job(c, blocker);
 	expect_state(job, "cancelled");
 	json_object_put(job);
@@ -1248,7 +1267,7 @@ START_TEST(start_by_expires)
 
 	id = submit(c, job_req(jargv("sh", "-c", "echo ran > ran", NULL), mark,
 	    "\"start_by\":30"), "queued");
-	expect_ok(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", blocker));
+	cancel_ok(c, blocker);
 	job = wait_job(c, id);
 	expect_state(job, "exited");
 	ck_assert(jdouble(job, "start_by") == 30);
@@ -1381,6 +1400,75 @@ pruned(void *arg)
 	return (gone);
 }
 
+struct slot_watch {
+	struct jobd_client	*c;
+	long long		 holder, waiter;
+	int			 early;		/* waiter ran while holder had not ended */
+};
+
+static int
+holder_ended(void *arg)
+{
+	struct slot_watch	*sw = arg;
+	json_object		*h, *w;
+	int			 ended;
+
+	h = job_of(sw->c, sw->holder);
+	w = job_of(sw->c, sw->waiter);
+	ended = !jis_null(h, "ended_at");
+	if (!ended && strcmp(jstr(w, "state"), "queued") != 0)
+		sw->early = 1;
+	json_object_put(h);
+	json_object_put(w);
+	return (ended || sw->early);
+}
+
+/*
+ * 5b. A terminating job still holds its slot: with max_running 1, a job
+ * that ignores SIGTERM is cancelled and takes kill_after to die; the job
+ * queued behind it starts only once it has ended.
+ */
+START_TEST(terminating_holds_slot)
+{
+	struct jobd_client	*c;
+	struct slot_watch	 sw;
+	json_object		*r, *h, *w;
+	char			 mark[32], path[PATH_MAX];
+
+	lc_start("max_running = 1\n");
+	new_mark(mark, sizeof(mark));
+	c = e2e_connect(&J);
+	r = call(c, job_req(jargv("sh", "-c", "trap '' TERM; echo ok > ready; "
+	    "while :; do sleep 1; done", NULL), mark, "\"kill_after\":2"));
+	sw.holder = first_resp(r, "running", 0);
+	json_object_put(r);
+	sw.waiter = submit(c, job_req(jargv("true", NULL), mark, "%s", ""),
+	    "queued");
+	sw.c = c;
+	sw.early = 0;
+	path_in(&J, "ready", path, sizeof(path));
+	ck_assert(wait_until(file_exists, path, ms(5)));
+	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", sw.holder);
+	expect_ok(r);
+	ck_assert_str_eq(jstr(r, "state"), "terminating");
+	json_object_put(r);
+	ck_assert(wait_until(holder_ended, &sw, ms(10)));
+	ck_assert_msg(!sw.early, "job %lld started while job %lld, holding the "
+	    "only slot, was still terminating", sw.waiter, sw.holder);
+	h = wait_job(c, sw.holder);
+	expect_state(h, "cancelled");
+	ck_assert(jbool(h, "killed"));
+	w = wait_job(c, sw.waiter);
+	expect_state(w, "exited");
+	ck_assert_msg(jdouble(w, "started_at") >= jdouble(h, "ended_at"),
+	    "started_at %.6f before the terminating job's ended_at %.6f",
+	    jdouble(w, "started_at"), jdouble(h, "ended_at"));
+	json_object_put(h);
+	json_object_put(w);
+	e2e_close(c);
+}
+END_TEST
+
 /*
  * 6. Idempotency keys: a second run with the key of a retained job returns
  * that job (running or ended), marked "existing"; once the job is pruned
@@ -1393,6 +1481,7 @@ START_TEST(idempotency_keys)
 	json_object		*r, *job;
 	long long		 id, pid, id2, id3;
 	char			 mark[32], key[300];
+	int			 i;
 
 	lc_start("retention = 1s\n");
 	new_mark(mark, sizeof(mark));
@@ -1428,9 +1517,18 @@ START_TEST(idempotency_keys)
 	key[256] = '\0';
 	submit(c, job_req(jargv("true", NULL), mark, "\"key\":\"%s\"", key),
 	    NULL);
+	/* Bytes, not characters: 129 two-byte characters are too many. */
+	for (i = 0; i < 129; i++)
+		memcpy(key + 2 * i, "\xc3\xa9", 2);
+	key[258] = '\0';
+	expect_error(call(c, job_req(jargv("true", NULL), mark,
+	    "\"key\":\"%s\"", key)), "bad_request");
+	key[256] = '\0';
+	submit(c, job_req(jargv("true", NULL), mark, "\"key\":\"%s\"", key),
+	    NULL);
 
 	/* Ended but retained: still that job. */
-	expect_ok(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", id));
+	cancel_ok(c, id);
 	job = wait_job(c, id);
 	expect_state(job, "cancelled");
 	json_object_put(job);
@@ -2552,7 +2650,7 @@ START_TEST(deadline_from_start)
 	job = job_of(c, id);
 	expect_state(job, "queued");
 	json_object_put(job);
-	expect_ok(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", blocker));
+	cancel_ok(c, blocker);
 
 	job = wait_job(c, id);
 	expect_state(job, "exited");
@@ -2889,6 +2987,8 @@ lifecycle_suite(void)
 	add(s, "queue_full", queue_full, TEST_TIMEOUT);
 	add(s, "start_by", start_by_expires, TEST_TIMEOUT);
 	add(s, "cancel_states", cancel_states, TEST_TIMEOUT);
+	add(s, "terminating_holds_slot", terminating_holds_slot,
+	    TEST_TIMEOUT);
 	add(s, "idempotency_keys", idempotency_keys, TEST_TIMEOUT);
 	add(s, "job_environment", job_environment, TEST_TIMEOUT);
 	add(s, "deadline_from_start", deadline_from_start, TEST_TIMEOUT);
