@@ -1194,8 +1194,8 @@ START_TEST(queue_full)
 	c = e2e_connect(&J);
 	start_blocker(c, mark, NULL);
 	for (i = 0; i < 3; i++)
-		ids[i] = submit(c, job_req(jargv("true", NULL), mark, "%s", ""),
-		    "queued");
+		ids[i] = submit(c, job_req(jargv("true", NULL), mark,
+		    "\"key\":\"qf%d\"", i), "queued");
 	r = ping(c);
 	ck_assert_int_eq(jint(r, "running"), 1);
 	ck_assert_int_eq(jint(r, "queued"), 3);
@@ -1207,6 +1207,10 @@ START_TEST(queue_full)
 	/* A higher priority does not jump a full queue. */
 	expect_error(call(c, job_req(jargv("true", NULL), mark,
 	    "\"priority\":1000")), "queue_full");
+	/* The key of a queued job names it: no new job, so not refused. */
+	r = call(c, job_req(jargv("true", NULL), mark, "\"key\":\"qf0\""));
+	ck_assert_int_eq(first_resp(r, "queued", 1), ids[0]);
+	json_object_put(r);
 
 	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", ids[1]);
 	expect_ok(r);
@@ -1412,9 +1416,12 @@ START_TEST(cancel_states)
 	expect_never_started(job);
 	json_object_put(job);
 
+	expect_error(callf(c, "{\"op\":\"signal\",\"id\":%lld,"
+	    "\"signal\":\"TERM\"}", queued), "not_running");
 	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", queued);
 	expect_ok(r);
 	ck_assert_int_eq(jint(r, "id"), queued);
+	ck_assert_str_eq(jstr(r, "state"), "cancelled");
 	json_object_put(r);
 	/* Its waiter has the result. */
 	r = recv_resp(w);
@@ -1546,12 +1553,13 @@ END_TEST
 
 /*
  * 6. Idempotency keys: a second run with the key of a retained job returns
- * that job (running or ended), marked "existing"; once the job is pruned
- * the key starts a new one. Keys are 1..256 bytes of string.
+ * that job (running or ended), marked "existing", and with "wait" its
+ * result follows; once the job is pruned the key starts a new one. Keys
+ * are 1..256 bytes of string.
  */
 START_TEST(idempotency_keys)
 {
-	struct jobd_client	*c;
+	struct jobd_client	*c, *w;
 	struct state_cond	 sc;
 	json_object		*r, *job;
 	long long		 id, pid, id2, id3;
@@ -1602,8 +1610,21 @@ START_TEST(idempotency_keys)
 	submit(c, job_req(jargv("true", NULL), mark, "\"key\":\"%s\"", key),
 	    NULL);
 
+	/* The same key with a wait: that job's result follows. */
+	w = e2e_connect(&J);
+	r = call(w, job_req(jargv("true", NULL), mark,
+	    "\"key\":\"k1\",\"wait\":true"));
+	ck_assert_int_eq(first_resp(r, "running", 1), id);
+	json_object_put(r);
+
 	/* Ended but retained: still that job. */
 	cancel_ok(c, id);
+	r = recv_resp(w);
+	expect_ok(r);
+	ck_assert_int_eq(jint(jget(r, "job"), "id"), id);
+	expect_state(jget(r, "job"), "cancelled");
+	json_object_put(r);
+	e2e_close(w);
 	job = wait_job(c, id);
 	expect_state(job, "cancelled");
 	json_object_put(job);
@@ -1999,7 +2020,7 @@ START_TEST(crash_running)
 	for (i = 0; i < 3; i++) {
 		snprintf(jmark, sizeof(jmark), "%s%d", mark, i);
 		r = call(c, job_req(jargv("sh", "-c", scripts[i], NULL), jmark,
-		    "%s", ""));
+		    "\"key\":\"running%d\"", i));
 		ids[i] = first_resp(r, "running", 0);
 		pids[i] = jint(r, "pid");
 		json_object_put(r);
@@ -2036,6 +2057,11 @@ START_TEST(crash_running)
 		json_object_put(job);
 	}
 	expect_none_left(tier, mark, "crash_running");
+	/* A lost job keeps its key: the same run is not started again. */
+	r = call(c, job_req(jargv("sh", "-c", scripts[0], NULL), NULL,
+	    "\"key\":\"running0\""));
+	ck_assert_int_eq(first_resp(r, "lost", 1), ids[0]);
+	json_object_put(r);
 	/* In pidns the escapees printed pids of the job's namespace. */
 	if (strcmp(tier, "pgid") != 0 && strcmp(tier, "pidns") != 0)
 		for (i = 0; i < n; i++)
