@@ -1495,8 +1495,12 @@ holder_ended(void *arg)
 	json_object		*h, *w;
 	int			 ended;
 
-	h = job_of(sw->c, sw->holder);
+	/*
+	 * The waiter first: if it had started and the holder, read after,
+	 * has still not ended, they overlapped.
+	 */
 	w = job_of(sw->c, sw->waiter);
+	h = job_of(sw->c, sw->holder);
 	ended = !jis_null(h, "ended_at");
 	if (!ended && strcmp(jstr(w, "state"), "queued") != 0)
 		sw->early = 1;
