@@ -1713,8 +1713,12 @@ job_restore(const struct store_rec *rec, char *err, size_t len)
 		job_end_unstarted(job, JOB_CANCELLED, "its client went with "
 		    "the jobd it was queued in");
 	else if (job->start_by > 0) {
+		/* Past while jobd was down: expired now, before any turn. */
 		left = job->start_by - (wall_now() - job->submitted_at);
-		job_arm_start_by(job, left);
+		if (left <= 0)
+			job_end_unstarted(job, JOB_EXPIRED, NULL);
+		else
+			job_arm_start_by(job, left);
 	}
 	return (job);
 }
