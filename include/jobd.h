@@ -43,6 +43,8 @@ struct jobd_config {
 	char		*containment;		/* see contain.c */
 	unsigned int	 max_running;		/* 0: unlimited */
 	unsigned int	 max_queued;
+	size_t		 max_output_file;	/* per stream, in a file */
+	size_t		 max_output_files;	/* all files together */
 	char		*state_dir;		/* NULL: the default */
 	int		 store_memory;		/* no store on disk */
 };
@@ -84,6 +86,7 @@ struct run_req {
 	char		 *key;		/* idempotency key, or NULL */
 	double		  warn_before;	/* 0: no warning */
 	int		  warn_sig;
+	int		  output_file;	/* captured streams to files */
 };
 struct proto_err {
 	const char	*code;
@@ -109,6 +112,14 @@ void		 proto_add_output(json_object *, const char *name,
 /* output.c */
 struct output;
 struct output	*output_new(int fd, size_t cap);
+struct output	*output_new_file(int fd, int file_fd, uint64_t cap);
+void		 output_set_sink(struct output *,
+		     void (*)(void *, const char *, size_t), void *);
+void		 output_files_budget(uint64_t);
+uint64_t	 output_files_total(void);
+void		 output_files_add(int64_t);
+int		 output_is_file(struct output *);
+uint64_t	 output_file_len(struct output *);
 void		 output_free(struct output *);
 /* Read what is there now: returns 1 at EOF or error, 0 otherwise. */
 int		 output_read(struct output *);
@@ -216,6 +227,7 @@ void		 job_init(void);
 /* A queued job from a decoded request (taken over); sched.c starts it. */
 struct job	*job_new(struct run_req *, struct conn *);
 void		 job_begin_run(struct job *);
+void		 job_unbegin(struct job *);
 void		 job_spawn(struct job *);
 void		 job_persist_all(void);
 void		 job_hold(struct job *, int);
@@ -229,10 +241,13 @@ struct job	*job_find_key(uid_t, const char *key);
 struct job	*job_from_qentry(struct queue_entry *);
 struct queue_entry *job_qentry(struct job *);
 int		 job_has_fds(struct job *);
+int		 job_output_path(uint64_t, int stream, char *, size_t);
+int		 job_output_files(struct job *);	/* bit 0 stdout, 1 stderr */
 /* Write the job's record into the open store transaction. */
 void		 job_persist(struct job *);
 int		 job_insert(struct job *, const char *request);
 uint64_t	 job_next_id(void);
+void		 job_note_id(uint64_t);
 struct job	*job_find(uint64_t);
 struct job	*job_find_pid(pid_t);
 uint64_t	 job_id(struct job *);
@@ -316,6 +331,7 @@ int		 store_delete(uint64_t id);
 int		 store_commit(void);
 void		 store_rollback(void);
 int		 store_in_txn(void);
+uint64_t	 store_last_id(void);
 const char	*store_errmsg(void);
 
 /* queue.c: jobs waiting for a slot, by priority then submission. */

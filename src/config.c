@@ -69,6 +69,12 @@ static const struct opt opts[] = {
 	  "jobs running at once: auto (4 per CPU), a number, or unlimited (0)" },
 	{ "max_queued", OPT_UINT, OFF(max_queued), 0, 10000000, "10000",
 	  "jobs waiting for a slot; beyond, run fails with queue_full" },
+	{ "max_output_file", OPT_SIZE, OFF(max_output_file), 0,
+	  1024.0 * 1024 * 1024 * 1024, "1G",
+	  "bytes of one stream a job writes to its output file (output_file)" },
+	{ "max_output_files", OPT_SIZE, OFF(max_output_files), 0,
+	  1024.0 * 1024 * 1024 * 1024 * 1024, "10G",
+	  "all output files together; the oldest ended jobs go first" },
 	{ "state_dir", OPT_STRING, OFF(state_dir), 0, 0, "",
 	  "the job store's directory; empty: /var/lib/jobd as root, else "
 	  "$XDG_STATE_HOME/jobd" },

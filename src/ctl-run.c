@@ -245,6 +245,9 @@ add_queue_fields(json_object *req, const struct ctl_args *args)
 		add_duration(req, "start_by", parse_duration(s));
 	if ((s = args_get(args, OPT_WARN_BEFORE)) != NULL)
 		add_duration(req, "warn_before", parse_duration(s));
+	if (args_has(args, OPT_OUTPUT_FILE))
+		json_object_object_add(req, "output_file",
+		    json_object_new_boolean(1));
 	if ((s = args_get(args, OPT_WARN_SIGNAL)) != NULL) {
 		if ((sig = jobd_signal_number(s)) == -1)
 			ctl_fail(ctl.cmd->usage_exit, "invalid signal '%s'", s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobctl.h"
@@ -282,23 +283,109 @@ write_job_stream(json_object *o, const char *key, int fd)
 	free(buf);
 }
 
-/* The output captured so far, from the job object. */
+/* A stream in an output file (run's output_file) is read in pieces. */
+struct file_stream {
+	const char	*name;
+	int		 fd;
+	long long	 off;
+	int		 eof;
+};
+
+/* What the file holds from fs->off on, now; returns the bytes written. */
+static long long
+file_stream_read(struct jobd_client *c, long long id, struct file_stream *fs)
+{
+	json_object	*req, *resp;
+	long long	 total = 0, off;
+	unsigned char	*buf;
+	size_t		 len;
+
+	do {
+		req = ctl_request("output");
+		json_object_object_add(req, "id", json_object_new_int64(id));
+		json_object_object_add(req, "stream",
+		    json_object_new_string(fs->name));
+		json_object_object_add(req, "offset",
+		    json_object_new_int64(fs->off));
+		resp = ctl_call(c, req);
+		json_object_put(req);
+		if (jint(resp, "offset", &off) == -1 || off != fs->off ||
+		    (buf = jobd_job_output(resp, "data", &len)) == NULL)
+			ctl_fail(ctl.cmd->fail_exit, "jobd sent an output piece "
+			    "that cannot be decoded");
+		write_stream(fs->fd, buf, len);
+		free(buf);
+		fs->off += (long long)len;
+		total += (long long)len;
+		fs->eof = jbool(resp, "eof");
+		json_object_put(resp);
+	} while (len > 0 && !fs->eof);
+	return (total);
+}
+
+static json_object *
+logs_status(struct jobd_client *c, long long id, json_object **job)
+{
+	json_object	*req, *resp;
+
+	req = ctl_request("status");
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	resp = ctl_call(c, req);
+	json_object_put(req);
+	if (!json_object_object_get_ex(resp, "job", job))
+		ctl_fail(ctl.cmd->fail_exit, "jobd's answer has no job object");
+	return (resp);
+}
+
+/* The output captured so far, from the job object or its files. */
 static int
 logs_now(long long id)
 {
 	struct jobd_client	*c;
-	json_object		*req, *resp, *job;
+	struct file_stream	 fs[2] = { { "stdout", STDOUT_FILENO, 0, 0 },
+				    { "stderr", STDERR_FILENO, 0, 0 } };
+	json_object		*resp, *job;
+	const char		*enc;
+	char			 key[32];
+	int			 i;
 
-	req = ctl_request("status");
-	json_object_object_add(req, "id", json_object_new_int64(id));
 	c = ctl_connect();
-	resp = ctl_call(c, req);
-	json_object_put(req);
-	if (!json_object_object_get_ex(resp, "job", &job))
-		ctl_fail(ctl.cmd->fail_exit, "jobd's answer has no job object");
-	write_job_stream(job, "stdout", STDOUT_FILENO);
-	write_job_stream(job, "stderr", STDERR_FILENO);
+	resp = logs_status(c, id, &job);
+	for (i = 0; i < 2; i++) {
+		snprintf(key, sizeof(key), "%s_encoding", fs[i].name);
+		if ((enc = jstr(job, key)) != NULL &&
+		    strcmp(enc, "file") == 0)
+			(void)file_stream_read(c, id, &fs[i]);
+		else
+			write_job_stream(job, fs[i].name, fs[i].fd);
+	}
 	json_object_put(resp);
+	jobd_close(c);
+	return (0);
+}
+
+/*
+ * A job whose output goes to files: read them as they grow, until the job
+ * has ended and both are read to their end. A pause between polls that
+ * find nothing keeps it cheap.
+ */
+static int
+logs_follow_files(struct jobd_client *c, long long id)
+{
+	struct file_stream	 fs[2] = { { "stdout", STDOUT_FILENO, 0, 0 },
+				    { "stderr", STDERR_FILENO, 0, 0 } };
+	struct timespec		 ts = { 0, 100 * 1000 * 1000 };
+	long long		 got;
+
+	while (!fs[0].eof || !fs[1].eof) {
+		got = 0;
+		if (!fs[0].eof)
+			got += file_stream_read(c, id, &fs[0]);
+		if (!fs[1].eof)
+			got += file_stream_read(c, id, &fs[1]);
+		if (got == 0 && (!fs[0].eof || !fs[1].eof))
+			nanosleep(&ts, NULL);
+	}
 	jobd_close(c);
 	return (0);
 }
@@ -310,8 +397,16 @@ logs_follow(long long id)
 	struct jobd_client	*c;
 	json_object		*ev;
 	const char		*stream;
+	json_object		*resp, *job;
 	int			 more;
 
+	c = ctl_connect();
+	resp = logs_status(c, id, &job);
+	more = jbool(job, "output_file");
+	json_object_put(resp);
+	if (more)
+		return (logs_follow_files(c, id));
+	jobd_close(c);
 	c = watch_start(id, 1);
 	do {
 		more = watch_next(c, id, &ev);

@@ -9,10 +9,12 @@
  * until empty, not until EOF.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,6 +62,8 @@ struct job {
 	double			 started_at, ended_at;
 
 	int			 started;
+	int			 files;		/* 1 stdout, 2 stderr in a file */
+	uint64_t		 file_bytes[2];	/* when out[] is gone or NULL */
 	int			 holds;		/* job_hold() */
 	size_t			 result_bytes;	/* of a restored result */
 	int			 leader_done;
@@ -285,6 +289,72 @@ job_find_pid(pid_t pid)
 	return (RB_FIND(job_pids, &pids, &key));
 }
 
+/* What a stream keeps goes to the job's watchers too. */
+static void
+job_sink_out(void *arg, const char *data, size_t len)
+{
+	watch_output(arg, 0, data, len);
+}
+
+static void
+job_sink_err(void *arg, const char *data, size_t len)
+{
+	watch_output(arg, 1, data, len);
+}
+
+static uint64_t
+job_file_bytes(struct job *job, int i)
+{
+	if (job->out[i] != NULL && output_is_file(job->out[i]))
+		return (output_file_len(job->out[i]));
+	return (job->file_bytes[i]);
+}
+
+/* STATE_DIR/output/ID.stdout: the state directory is jobd's alone. */
+int
+job_output_path(uint64_t id, int stream, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/output/%llu.%s", cfg.state_dir,
+	    (unsigned long long)id, stream == 0 ? "stdout" : "stderr") >= len) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+job_open_file(struct job *job, int stream)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	if (job_output_path(job->id, stream, path, sizeof(path)) == -1)
+		return (-1);
+	/* O_TRUNC: a file of a job whose record a crash lost is stale. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		log_warn("job %llu: %s", (unsigned long long)job->id, path);
+	return (fd);
+}
+
+/* The files of a job that goes, and their bytes from the budget. */
+static void
+job_remove_files(struct job *job)
+{
+	char	path[PATH_MAX];
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		if (!(job->files & (1 << i)))
+			continue;
+		output_files_add(-(int64_t)job_file_bytes(job, i));
+		if (job_output_path(job->id, i, path, sizeof(path)) == 0 &&
+		    unlink(path) == -1 && errno != ENOENT)
+			log_warn("job %llu: unlink %s",
+			    (unsigned long long)job->id, path);
+	}
+}
+
 /*
  * The child's stdio: descriptors the client passed go as they are; else
  * pipes, of which only our ends get O_NONBLOCK (the child's are inherited).
@@ -292,7 +362,7 @@ job_find_pid(pid_t pid)
 static int
 job_pipes(struct job *job, struct run_req *r, int child[3])
 {
-	int	p[2], i;
+	int	p[2], i, f;
 
 	child[0] = child[1] = child[2] = -1;
 	for (i = 0; i < 3; i++) {
@@ -311,12 +381,24 @@ job_pipes(struct job *job, struct run_req *r, int child[3])
 	} else
 		child[0] = devnull_fd;
 	for (i = 0; i < 2; i++) {
-		if (child[i + 1] != -1)
-			continue;	/* passed */
+		if (child[i + 1] != -1) {
+			job->files &= ~(1 << i);	/* passed */
+			continue;
+		}
 		if (pipe2(p, O_CLOEXEC) == -1)
 			return (-1);
 		child[i + 1] = p[1];
-		job->out[i] = output_new(p[0], r->max_output);
+		if (job->files & (1 << i)) {
+			if ((f = job_open_file(job, i)) == -1) {
+				close(p[0]);
+				return (-1);
+			}
+			job->out[i] = output_new_file(p[0], f,
+			    cfg.max_output_file);
+		} else
+			job->out[i] = output_new(p[0], r->max_output);
+		output_set_sink(job->out[i], i == 0 ? job_sink_out :
+		    job_sink_err, job);
 		if (fd_set_nonblock(p[0]) == -1)
 			return (-1);
 	}
@@ -491,13 +573,15 @@ job_new(struct run_req *r, struct conn *c)
 
 	job->uid = c != NULL ? conn_uid(c) : getuid();
 	job->owner = job->req->cancel_on_disconnect ? c : NULL;
+	/* Known at once, for the output op; a passed stream drops out. */
+	job->files = job->req->output_file ? 3 : 0;
 	job->submitted_at = wall_now();
 	if (job->key != NULL)
 		RB_INSERT(job_keys, &keys, job);
 	job_enqueue(job);
 	if (job->start_by > 0)
 		job_arm_start_by(job, job->start_by);
-	watch_event(job, "queued");
+	/* Watchers hear of it once it is on disk: sched.c. */
 	return (job);
 }
 
@@ -533,6 +617,14 @@ uint64_t
 job_next_id(void)
 {
 	return (next_id + 1);
+}
+
+/* Ids are never reused: not even those of jobs pruned from the store. */
+void
+job_note_id(uint64_t id)
+{
+	if (id > next_id)
+		next_id = id;
 }
 
 /*
@@ -680,23 +772,14 @@ job_output_cb(evutil_socket_t fd, short ev, void *arg)
 	job_read_output(job, i, 1);
 }
 
-/* Read stream i (drain: to the end) and stream what was kept to watchers. */
+/* Read stream i (drain: to the end); the sink streams it to watchers. */
 static int
 job_read_output(struct job *job, int i, int drain)
 {
-	const char	*data;
-	size_t		 before, after;
-	int		 eof = 1;
-
-	output_data(job->out[i], &before);
-	if (drain)
-		output_drain(job->out[i]);
-	else
-		eof = output_read(job->out[i]);
-	data = output_data(job->out[i], &after);
-	if (after > before)
-		watch_output(job, i, data + before, after - before);
-	return (eof);
+	if (!drain)
+		return (output_read(job->out[i]));
+	output_drain(job->out[i]);
+	return (1);
 }
 
 static void
@@ -988,11 +1071,31 @@ job_end_unstarted(struct job *job, enum job_state to, const char *why)
 	if (why != NULL)
 		job->errmsg = xstrdup(why);
 	job_end_request(job);
+	if (!job->started)
+		job->files = 0;		/* never written */
 	job->end_ns = job->start_ns = mono_ns();
 	job->ended_at = wall_now();
 	log_info("job %llu: %s%s%s", (unsigned long long)job->id,
 	    job_state_name(to), why != NULL ? ": " : "", why != NULL ? why : "");
 	job_conclude(job);
+}
+
+/*
+ * Back to the queue: begun in a turn whose commit failed, so the store
+ * does not know it runs. Spawning it anyway could run it twice (after a
+ * crash, the store would queue it again).
+ */
+void
+job_unbegin(struct job *job)
+{
+	TAILQ_REMOVE(&live_jobs, job, entry);
+	nlive--;
+	job->state = JOB_QUEUED;
+	job->started = 0;
+	job->started_at = 0;
+	job->req->stdin_data = job->in_data;
+	job->in_data = NULL;
+	job_enqueue(job);
 }
 
 /* A new job whose id no client has (its insert failed): undone. */
@@ -1213,8 +1316,17 @@ job_add_result(struct job *job, json_object *o)
 	json_object_object_add(o, "max_rss_kb",
 	    json_object_new_int64(job->ru.ru_maxrss));
 	for (i = 0; i < 2; i++) {
-		if (job->out[i] == NULL && job->started &&
-		    job->state != JOB_FAILED) {
+		if (job->files & (1 << i)) {
+			json_object_object_add(o, names[i],
+			    json_object_new_string(""));
+			snprintf(key, sizeof(key), "%s_encoding", names[i]);
+			json_object_object_add(o, key,
+			    json_object_new_string("file"));
+			snprintf(key, sizeof(key), "%s_bytes", names[i]);
+			json_object_object_add(o, key, json_object_new_int64(
+			    (int64_t)job_file_bytes(job, i)));
+		} else if (job->out[i] == NULL && job->started &&
+		    job->state != JOB_FAILED && job->state != JOB_LOST) {
 			json_object_object_add(o, names[i],
 			    json_object_new_string(""));
 			snprintf(key, sizeof(key), "%s_encoding", names[i]);
@@ -1291,6 +1403,8 @@ job_to_json(struct job *job, int full)
 	    json_object_new_double(job->timeout));
 	json_object_object_add(o, "start_by",
 	    json_object_new_double(job->start_by));
+	json_object_object_add(o, "output_file",
+	    json_object_new_boolean(job->files != 0));
 	job_add_result(job, o);
 	return (o);
 }
@@ -1360,7 +1474,8 @@ job_prune(int all)
 	while ((job = TAILQ_FIRST(&done_jobs)) != NULL) {
 		if (!all && ((ndone <= cfg.max_retained &&
 		    now - job->end_ns < keep &&
-		    retained_bytes <= cfg.max_retained_output) ||
+		    retained_bytes <= cfg.max_retained_output &&
+		    output_files_total() <= cfg.max_output_files) ||
 		    job->holds > 0))
 			break;
 		TAILQ_REMOVE(&done_jobs, job, entry);
@@ -1370,6 +1485,8 @@ job_prune(int all)
 		if (!all && store_delete(job->id) == -1)
 			log_warnx("job %llu: %s", (unsigned long long)job->id,
 			    store_errmsg());
+		if (!all)
+			job_remove_files(job);
 		job_free(job);
 		if (!all)
 			sched_kick();
@@ -1459,6 +1576,51 @@ job_state_parse(const char *name, enum job_state *st)
 	return (-1);
 }
 
+static int
+job_stream_passed(const struct run_req *r, int slot)
+{
+	int	k;
+
+	for (k = 0; k < r->nfds; k++)
+		if (r->fd_slot[k] == slot)
+			return (1);
+	return (0);
+}
+
+/* Output files of a restored job: counted against the budget again. */
+static void
+job_restore_files(struct job *job)
+{
+	static const char *const names[] = { "stdout", "stderr" };
+	json_object	*v;
+	char		 key[32], path[PATH_MAX];
+	struct stat	 sb;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (job->result != NULL) {
+			snprintf(key, sizeof(key), "%s_encoding", names[i]);
+			if (!json_object_object_get_ex(job->result, key, &v) ||
+			    strcmp(json_object_get_string(v), "file") != 0)
+				continue;
+			snprintf(key, sizeof(key), "%s_bytes", names[i]);
+			if (json_object_object_get_ex(job->result, key, &v))
+				job->file_bytes[i] =
+				    (uint64_t)json_object_get_int64(v);
+		} else {
+			/* Lost while running: what it wrote is there. */
+			if (job->req == NULL || !job->req->output_file ||
+			    job_stream_passed(job->req, i + 1) ||
+			    job_output_path(job->id, i, path,
+			    sizeof(path)) == -1 || stat(path, &sb) == -1)
+				continue;
+			job->file_bytes[i] = (uint64_t)sb.st_size;
+		}
+		job->files |= 1 << i;
+		output_files_add((int64_t)job->file_bytes[i]);
+	}
+}
+
 /* An ended job as the store has it: its result, retained until pruned. */
 static struct job *
 job_restore_ended(struct job *job, enum job_state st,
@@ -1477,6 +1639,7 @@ job_restore_ended(struct job *job, enum job_state st,
 	job->started_at = rec->started_at;
 	job->ended_at = rec->ended_at;
 	job->result_bytes = strlen(rec->result);
+	job_restore_files(job);
 	age = (uint64_t)((wall_now() - rec->ended_at) * 1e9);
 	job->end_ns = age < now ? now - age : 0;
 	job_end_request(job);
@@ -1523,10 +1686,11 @@ job_restore(const struct store_rec *rec, char *err, size_t len)
 	job->uid = (uid_t)rec->uid;
 	job->submitted_at = rec->submitted_at;
 	job->pid = (pid_t)rec->pid;
-	if (rec->key != NULL) {
-		job->key = xstrdup(rec->key);
+	/* The record's key, not the request's (they are the same). */
+	free(job->key);
+	job->key = rec->key != NULL ? xstrdup(rec->key) : NULL;
+	if (job->key != NULL)
 		RB_INSERT(job_keys, &keys, job);
-	}
 	if (st != JOB_QUEUED && st != JOB_RUNNING && st != JOB_TERMINATING) {
 		if (job_restore_ended(job, st, rec, err, len) == NULL) {
 			job_free(job);
@@ -1535,9 +1699,12 @@ job_restore(const struct store_rec *rec, char *err, size_t len)
 		return (job);
 	}
 	job_enqueue(job);
+	if (st == JOB_QUEUED && job->req->output_file)
+		job->files = 3;
 	if (st != JOB_QUEUED) {
 		job->started = 1;
 		job->started_at = rec->started_at;
+		job_restore_files(job);
 		job_end_unstarted(job, JOB_LOST, "jobd stopped while it ran");
 	} else if (job_has_fds(job))
 		job_end_unstarted(job, JOB_LOST, "its descriptors did not "
@@ -1546,8 +1713,18 @@ job_restore(const struct store_rec *rec, char *err, size_t len)
 		job_end_unstarted(job, JOB_CANCELLED, "its client went with "
 		    "the jobd it was queued in");
 	else if (job->start_by > 0) {
+		/* Past while jobd was down: expired now, before any turn. */
 		left = job->start_by - (wall_now() - job->submitted_at);
-		job_arm_start_by(job, left);
+		if (left <= 0)
+			job_end_unstarted(job, JOB_EXPIRED, NULL);
+		else
+			job_arm_start_by(job, left);
 	}
 	return (job);
+}
+
+int
+job_output_files(struct job *job)
+{
+	return (job->files);
 }

@@ -68,8 +68,8 @@ static const struct option run_longopts[] = {
 	"[-q] [-t duration] [-k duration] [-s signal] [-C dir]\n" \
 	"\t[-e name=value] [--clear-env] [--max-output bytes]\n" \
 	"\t[--priority n] [--key key] [--start-by duration]\n" \
-	"\t[--warn-before duration] [--warn-signal signal] [--json]\n" \
-	"\t[--] command [arg ...]"
+	"\t[--warn-before duration] [--warn-signal signal] [--output-file]\n" \
+	"\t[--json] [--] command [arg ...]"
 
 static const struct option submit_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -88,6 +88,7 @@ static const struct option submit_longopts[] = {
 	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
 	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
 	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
+	{ "output-file", no_argument,		NULL,	OPT_OUTPUT_FILE },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };

@@ -35,7 +35,8 @@ enum {
 	OPT_KEY,
 	OPT_START_BY,
 	OPT_WARN_BEFORE,
-	OPT_WARN_SIGNAL
+	OPT_WARN_SIGNAL,
+	OPT_OUTPUT_FILE
 };
 
 struct ctl_args;

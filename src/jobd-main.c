@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,24 @@ state_dir(const char *arg)
 	return (dir);
 }
 
+/* STATE_DIR/output: the files of jobs run with "output_file". */
+static int
+output_dir(const char *dir, char *err, size_t len)
+{
+	char	path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/output", dir) >=
+	    sizeof(path)) {
+		snprintf(err, len, "%s/output: path too long", dir);
+		return (-1);
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, len, "%.900s: %s", path, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
 /* The store, and the jobs in it. On failure jobd does not start. */
 static int
 open_store(const char *arg)
@@ -61,7 +80,12 @@ open_store(const char *arg)
 	if (!cfg.store_memory)
 		dir = state_dir(arg);
 	rc = store_open(dir, err, sizeof(err));
-	free(dir);
+	if (rc == 0 && dir != NULL && output_dir(dir, err, sizeof(err)) == -1)
+		rc = -1;
+	/* From here on, the resolved directory (output files live there). */
+	free(cfg.state_dir);
+	cfg.state_dir = dir;
+	output_files_budget(cfg.max_output_files);
 	if (rc == -1 || sched_restore(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return (-1);

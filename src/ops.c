@@ -2,6 +2,12 @@
  * Operations, dispatched from a table. A bad field or an unknown op fails
  * that request only, with a stable code; the connection goes on.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +15,11 @@
 
 #include "jobd.h"
 #include "log.h"
+#include "xmalloc.h"
 
 #define OP_WHILE_DRAINING	0x1
+/* The most one output reply carries: 1 MiB, base64 at worst 1.4 MB. */
+#define OPS_OUTPUT_MAX		(1024 * 1024)
 
 struct op {
 	const char		*name;
@@ -27,10 +36,13 @@ static void	op_status(struct conn *, json_object *, json_object *);
 static void	op_list(struct conn *, json_object *, json_object *);
 static void	op_cancel(struct conn *, json_object *, json_object *);
 static void	op_signal(struct conn *, json_object *, json_object *);
+static void	op_output(struct conn *, json_object *, json_object *);
 
 static const char *const no_fields[] = { NULL };
 static const char *const id_fields[] = { "id", NULL };
 static const char *const cancel_fields[] = { "id", "signal", NULL };
+static const char *const output_fields[] = { "id", "stream", "offset", "max",
+    NULL };
 
 /* run's fields are checked by proto_decode_run(), with its decoding. */
 static const struct op ops[] = {
@@ -41,6 +53,7 @@ static const struct op ops[] = {
 	{ "list",	op_list,	OP_WHILE_DRAINING,	no_fields },
 	{ "cancel",	op_cancel,	OP_WHILE_DRAINING,	cancel_fields },
 	{ "signal",	op_signal,	OP_WHILE_DRAINING,	cancel_fields },
+	{ "output",	op_output,	OP_WHILE_DRAINING,	output_fields },
 	/* watch checks its own fields, with their types. */
 	{ "watch",	watch_op,	OP_WHILE_DRAINING,	NULL },
 };
@@ -271,8 +284,10 @@ op_signal(struct conn *c, json_object *req, json_object *tag)
 		return;
 	}
 	if (job_forward_signal(job, sig) == -1) {
-		snprintf(e.msg, sizeof(e.msg), "job %llu has already ended",
-		    (unsigned long long)job_id(job));
+		snprintf(e.msg, sizeof(e.msg), "job %llu %s",
+		    (unsigned long long)job_id(job), job_state(job) ==
+		    JOB_QUEUED ? "has not started: it is queued" :
+		    "has already ended");
 		reply(c, proto_error(tag, JOBD_E_NOT_RUNNING, e.msg));
 		return;
 	}
@@ -282,4 +297,110 @@ op_signal(struct conn *c, json_object *req, json_object *tag)
 	json_object_object_add(resp, "id",
 	    json_object_new_int64((int64_t)job_id(job)));
 	reply(c, resp);
+}
+
+/* An integer member in [min, max], or def if absent. */
+static int
+get_uint(json_object *req, const char *field, int64_t min, int64_t max,
+    int64_t def, int64_t *out, struct proto_err *e)
+{
+	json_object	*v;
+
+	*out = def;
+	if (!json_object_object_get_ex(req, field, &v))
+		return (0);
+	errno = 0;
+	*out = json_object_get_int64(v);
+	if (!json_object_is_type(v, json_type_int) || errno != 0 ||
+	    *out < min || *out > max) {
+		e->code = JOBD_E_BAD_REQUEST;
+		snprintf(e->msg, sizeof(e->msg), "output: \"%s\" must be an "
+		    "integer from %lld to %lld", field, (long long)min,
+		    (long long)max);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+output_reply(struct conn *c, json_object *tag, struct job *job,
+    const char *name, int64_t off, const char *data, size_t len, int eof)
+{
+	json_object	*resp = proto_ok(tag);
+
+	json_object_object_add(resp, "id",
+	    json_object_new_int64((int64_t)job_id(job)));
+	json_object_object_add(resp, "stream", json_object_new_string(name));
+	json_object_object_add(resp, "offset", json_object_new_int64(off));
+	proto_add_output(resp, "data", data, len);
+	json_object_object_add(resp, "eof", json_object_new_boolean(eof));
+	reply(c, resp);
+}
+
+/*
+ * A piece of a job's output file (run's "output_file"): at most max bytes
+ * from offset. eof once the job has ended and the piece reaches the end.
+ */
+static void
+op_output(struct conn *c, json_object *req, json_object *tag)
+{
+	struct proto_err	 e;
+	struct job		*job;
+	json_object		*v;
+	const char		*name;
+	char			 path[PATH_MAX], *buf;
+	struct stat		 sb;
+	int64_t			 off, max;
+	ssize_t			 n;
+	int			 stream, fd = -1;
+
+	if ((job = lookup(c, req, tag)) == NULL)
+		return;
+	name = json_object_object_get_ex(req, "stream", &v) &&
+	    json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+	if ((stream = strcmp(name, "stdout") == 0 ? 0 :
+	    strcmp(name, "stderr") == 0 ? 1 : -1) == -1) {
+		reply(c, proto_error(tag, JOBD_E_BAD_REQUEST, "output: "
+		    "\"stream\" must be \"stdout\" or \"stderr\""));
+		return;
+	}
+	if (get_uint(req, "offset", 0, INT64_MAX, 0, &off, &e) == -1 ||
+	    get_uint(req, "max", 1, OPS_OUTPUT_MAX, OPS_OUTPUT_MAX, &max,
+	    &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	if (!(job_output_files(job) & (1 << stream))) {
+		snprintf(e.msg, sizeof(e.msg), "job %llu has no %s file (run "
+		    "it with \"output_file\")", (unsigned long long)job_id(job),
+		    name);
+		reply(c, proto_error(tag, JOBD_E_BAD_REQUEST, e.msg));
+		return;
+	}
+	if (job_output_path(job_id(job), stream, path, sizeof(path)) == 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 &&
+	    errno == ENOENT) {
+		/* Not started (yet), or it could not be: nothing in it. */
+		output_reply(c, tag, job, name, off, "", 0, job_done(job));
+		return;
+	}
+	if (fd == -1) {
+		snprintf(e.msg, sizeof(e.msg), "job %llu: %s file: %s",
+		    (unsigned long long)job_id(job), name, strerror(errno));
+		reply(c, proto_error(tag, JOBD_E_INTERNAL, e.msg));
+		return;
+	}
+	buf = xmalloc((size_t)max);
+	if (fstat(fd, &sb) == -1 ||
+	    (n = pread(fd, buf, (size_t)max, (off_t)off)) == -1) {
+		snprintf(e.msg, sizeof(e.msg), "job %llu: %s file: %s",
+		    (unsigned long long)job_id(job), name, strerror(errno));
+		reply(c, proto_error(tag, JOBD_E_INTERNAL, e.msg));
+	} else
+		output_reply(c, tag, job, name, off, buf, (size_t)n,
+		    job_done(job) && off + n >= (int64_t)sb.st_size);
+	free(buf);
+	if (close(fd) == -1)
+		log_warn("%s: close", __func__);
 }

@@ -382,6 +382,12 @@ decode_queue_fields(json_object *req, struct run_req *r, struct proto_err *e)
 			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"key\" must "
 			    "be 1 to %d bytes", JOBD_KEY_MAX));
 	}
+	if (get_bool(req, "output_file", &r->output_file, e) == -1)
+		return (-1);
+	if (r->output_file && cfg.store_memory)
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"output_file\" "
+		    "needs a state directory (this jobd keeps its store in "
+		    "memory)"));
 	r->warn_sig = SIGUSR1;
 	if (json_object_object_get_ex(req, "warn_signal", &v)) {
 		if (r->warn_before == 0)
@@ -389,6 +395,10 @@ decode_queue_fields(json_object *req, struct run_req *r, struct proto_err *e)
 			    "\"warn_signal\" needs \"warn_before\""));
 		if (proto_get_signal(req, "warn_signal", &r->warn_sig, e) == -1)
 			return (-1);
+		/* A warning that kills or stops is no warning: use timeout. */
+		if (r->warn_sig == SIGKILL || r->warn_sig == SIGSTOP)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: "
+			    "\"warn_signal\" may not be KILL or STOP"));
 	}
 	if (r->warn_before > 0 && (r->timeout == 0 ||
 	    r->warn_before >= r->timeout))
@@ -437,7 +447,7 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	static const char *const fields[] = { "argv", "env", "cwd", "timeout",
 	    "kill_after", "signal", "stdin", "max_output", "wait",
 	    "on_disconnect", "fds", "events", "priority", "start_by", "key",
-	    "warn_before", "warn_signal", NULL };
+	    "warn_before", "warn_signal", "output_file", NULL };
 	json_object	*v;
 
 	memset(r, 0, sizeof(*r));

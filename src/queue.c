@@ -1,8 +1,9 @@
 /*
  * The run queue: a binary heap of jobs waiting for a slot, highest priority
  * first, first submitted first within a priority. The entries live in the
- * jobs; the heap is an array of pointers that grows by doubling and never
- * holds more than max_queued.
+ * jobs; the heap is an array of pointers that grows by doubling. sched.c
+ * refuses a run that would leave more than max_queued waiting once the free
+ * slots are filled (more may wait after a restart that lowered the bound).
  */
 #include <stdlib.h>
 

@@ -165,8 +165,8 @@ sched_submit(struct conn *c, json_object *req, json_object *tag,
 		return;
 	}
 	if (sched_queue_full()) {
-		snprintf(msg, sizeof(msg), "run: the queue is full (%u jobs "
-		    "waiting, max_queued = %u)", queue_len(), cfg.max_queued);
+		snprintf(msg, sizeof(msg), "run: the queue is full "
+		    "(max_queued = %u)", cfg.max_queued);
 		sched_reply(c, proto_error(tag, JOBD_E_QUEUE_FULL, msg));
 		proto_free_run(r);
 		return;
@@ -262,38 +262,57 @@ sched_refuse(struct ack *a)
 	json_object_put(resp);
 }
 
+/* 1 if job was submitted in this turn (so the failed commit undid it). */
+static int
+sched_fresh(struct job *job)
+{
+	struct ack	*a;
+
+	TAILQ_FOREACH(a, &acks, entry)
+		if (a->fresh && a->job == job)
+			return (1);
+	return (0);
+}
+
 /*
  * A commit failed (disk full, say): what it held is rolled back. New jobs
- * are refused; jobs begun from the queue, already answered for, run; every
- * record is written again at the next turn.
+ * are refused, and so is every answer that names one (the same key twice
+ * in a turn); jobs begun from the queue go back to it, so that none runs
+ * without the store knowing. Every record is written again next turn.
  */
 static void
 sched_commit_failed(void)
 {
-	struct ack	*a;
-	size_t		 i;
+	struct ack	*a, *next;
+	struct job	**gone = NULL;
+	size_t		 i, ngone = 0;
 
 	log_warnx("%s", store_errmsg());
 	store_rollback();
 	resync = 1;
+	for (i = 0; i < nstarting; i++)
+		if (!sched_fresh(starting[i]))
+			job_unbegin(starting[i]);
+	nstarting = 0;
 	TAILQ_FOREACH(a, &acks, entry)
-		if (a->fresh)
-			job_hold(a->job, 0);
-	while ((a = TAILQ_FIRST(&acks)) != NULL) {
-		TAILQ_REMOVE(&acks, a, entry);
 		if (a->fresh) {
-			sched_refuse(a);
-			for (i = 0; i < nstarting; i++)
-				if (starting[i] == a->job)
-					starting[i] = NULL;
-			job_forget(a->job);
-		} else {
-			job_hold(a->job, 0);
-			sched_answer(a);
+			gone = xreallocarray(gone, ngone + 1, sizeof(*gone));
+			gone[ngone++] = a->job;
 		}
+	TAILQ_FOREACH_SAFE(a, &acks, entry, next) {
+		for (i = 0; i < ngone && gone[i] != a->job; i++)
+			;
+		if (i == ngone)
+			continue;
+		TAILQ_REMOVE(&acks, a, entry);
+		sched_refuse(a);
+		job_hold(a->job, 0);
 		json_object_put(a->tag);
 		free(a);
 	}
+	for (i = 0; i < ngone; i++)
+		job_forget(gone[i]);
+	free(gone);
 }
 
 static void
@@ -311,6 +330,9 @@ sched_turn_cb(evutil_socket_t fd, short ev, void *arg)
 	sched_begin();
 	if (store_in_txn() && store_commit() == -1)
 		sched_commit_failed();
+	TAILQ_FOREACH(a, &acks, entry)
+		if (a->fresh)
+			watch_event(a->job, "queued");
 	for (i = 0; i < nstarting; i++)
 		if (starting[i] != NULL)
 			job_spawn(starting[i]);
@@ -342,6 +364,7 @@ sched_restore(char *err, size_t len)
 
 	if (store_load(sched_restore_cb, NULL, err, len) == -1)
 		return (-1);
+	job_note_id(store_last_id());
 	before = queue_len();
 	if (store_in_txn() && store_commit() == -1) {
 		snprintf(err, len, "%s", store_errmsg());

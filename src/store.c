@@ -44,7 +44,9 @@
 static const char *const store_schema_sql =
 	"BEGIN IMMEDIATE;"
 	"CREATE TABLE jobs ("
-	"  id INTEGER PRIMARY KEY,"
+	/* AUTOINCREMENT: sqlite_sequence keeps the highest id ever
+	 * stored, so ids are not reused once their jobs are pruned. */
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  state TEXT NOT NULL,"
 	"  priority INTEGER NOT NULL,"
 	"  key TEXT,"
@@ -69,6 +71,7 @@ enum {
 	ST_UPDATE,
 	ST_DELETE,
 	ST_LOAD,
+	ST_LAST_ID,
 	ST_COUNT
 };
 static const char *const store_sql[ST_COUNT] = {
@@ -83,6 +86,7 @@ static const char *const store_sql[ST_COUNT] = {
 	"DELETE FROM jobs WHERE id = ?1",
 	"SELECT id, state, started_at, ended_at, pid, result, priority, key,"
 	" uid, submitted_at, request FROM jobs ORDER BY id",
+	"SELECT seq FROM sqlite_sequence WHERE name = 'jobs'",
 };
 
 static sqlite3		*db;
@@ -858,4 +862,22 @@ store_load(int (*cb)(const struct store_rec *, void *), void *arg,
 	}
 	sqlite3_reset(st);
 	return (0);
+}
+
+/* The highest id ever stored, pruned or not (0: none). */
+uint64_t
+store_last_id(void)
+{
+	sqlite3_stmt	*st;
+	uint64_t	 id = 0;
+	int		 rc;
+
+	if (db == NULL || (st = stmts[ST_LAST_ID]) == NULL)
+		return (0);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		id = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		store_fail(rc);
+	sqlite3_reset(st);
+	return (id);
 }

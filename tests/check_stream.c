@@ -900,6 +900,131 @@ START_TEST(ctl_logs_follow)
 }
 END_TEST
 
+static int
+file_gone(void *arg)
+{
+	return (access(arg, F_OK) == -1 && errno == ENOENT);
+}
+
+/* One piece of a job's output file, decoded; eof through *eof. */
+static char *
+output_piece(struct jobd_client *c, long long id, const char *stream,
+    long long off, long long max, size_t *len, int *eof)
+{
+	json_object	*r;
+	char		*data;
+
+	r = callf(c, "{\"op\":\"output\",\"id\":%lld,\"stream\":\"%s\","
+	    "\"offset\":%lld,\"max\":%lld}", id, stream, off, max);
+	expect_ok(r);
+	ck_assert_int_eq(jint(r, "offset"), off);
+	data = (char *)jobd_job_output(r, "data", len);
+	ck_assert_ptr_nonnull(data);
+	*eof = jbool(r, "eof");
+	json_object_put(r);
+	return (data);
+}
+
+/*
+ * 12b. output_file: the streams go to files in the state directory,
+ * bounded by max_output_file (the rest counted as dropped); the output op
+ * reads them in pieces; watch streams them live; jobctl logs and logs -f
+ * read them; a restart keeps them; pruning the job removes them.
+ */
+START_TEST(output_files)
+{
+	struct jobd_client	*c;
+	struct paced		 p;
+	json_object		*job, *r;
+	const char		*argv[] = { "jobctl", "logs", "-f", NULL,
+				    NULL };
+	char			 id[32], path[PATH_MAX + 64], buf[256], *data;
+	size_t			 len = 0;
+	long long		 n;
+	int			 eof, out[2];
+	pid_t			 pid;
+
+	start_jobd(&J, "max_output_file = 1000\nretention = 2s\n");
+	c = e2e_connect(&J);
+	job = run_wait(c, run_req(jargv("sh", "-c", "head -c 3000 /dev/zero | "
+	    "tr '\\0' x; printf 'E' >&2", NULL), "{\"output_file\":true}"),
+	    &n);
+	ck_assert_msg(strcmp(jstr(job, "stdout_encoding"), "file") == 0 &&
+	    jint(job, "stdout_bytes") == 1000 &&
+	    jint(job, "stdout_dropped") == 2000 &&
+	    jint(job, "stderr_bytes") == 1 && strcmp(jstr(job, "stdout"),
+	    "") == 0 && jbool(job, "output_file"), "%s",
+	    json_object_to_json_string(job));
+	json_object_put(job);
+	snprintf(path, sizeof(path), "%s/state/output/%lld.stdout", J.dir, n);
+	ck_assert_msg(access(path, F_OK) == 0, "%s: %s", path, strerror(errno));
+
+	/* In pieces: 600 bytes, then the 400 left, with eof. */
+	data = output_piece(c, n, "stdout", 0, 600, &len, &eof);
+	ck_assert_msg(len == 600 && !eof && strspn(data, "x") == 600,
+	    "first piece: %zu bytes, eof %d", len, eof);
+	free(data);
+	data = output_piece(c, n, "stdout", 600, 1000, &len, &eof);
+	ck_assert_msg(len == 400 && eof, "second piece: %zu, eof %d", len,
+	    eof);
+	free(data);
+	data = output_piece(c, n, "stderr", 0, 1000, &len, &eof);
+	ck_assert_msg(len == 1 && data[0] == 'E' && eof, "stderr");
+	free(data);
+	expect_error(callf(c, "{\"op\":\"output\",\"id\":%lld,"
+	    "\"stream\":\"stdin\"}", n), "bad_request");
+
+	/* A job of a running paced script: watch, logs -f and the files. */
+	run_paced(c, ECHO_SCRIPT, "\"output_file\":true", &p);
+	snprintf(id, sizeof(id), "%lld", p.id);
+	argv[3] = id;
+	cloexec_pipe(out);
+	pid = spawn_ctl(argv, out[1], -1);
+	close(out[1]);
+	feed(&p, "one\n");
+	ck_assert_msg(read_until(out[0], buf, sizeof(buf), &len, "one\n",
+	    IO_MS), "jobctl logs -f (file): \"%s\"", buf);
+	feed(&p, "two\n");
+	ck_assert_msg(read_until(out[0], buf, sizeof(buf), &len,
+	    "one\ntwo\n", IO_MS), "jobctl logs -f (file): \"%s\"", buf);
+	finish(&p);
+	ck_assert_int_eq(reap_or_kill(pid, CTL_MS, "jobctl logs -f"), 0);
+	close(out[0]);
+
+	/* A restart keeps the result and the file. */
+	e2e_close(c);
+	ck_assert_int_eq(kill(J.pid, SIGTERM), 0);
+	ck_assert(reap_jobd(&J, E2E_STOP_TIMEOUT_MS));
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	data = output_piece(c, p.id, "stdout", 0, 1000, &len, &eof);
+	ck_assert_msg(len == 8 && memcmp(data, "one\ntwo\n", 8) == 0 && eof,
+	    "after a restart: %zu bytes", len);
+	free(data);
+
+	/* Pruned (retention 2 s): the job and its files go. */
+	ck_assert_msg(wait_until(file_gone, path, 10000),
+	    "%s still there after retention", path);
+	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", n);
+	expect_error(r, "not_found");
+	e2e_close(c);
+}
+END_TEST
+
+/* A jobd whose store is in memory has no directory for output files. */
+START_TEST(output_file_memory)
+{
+	struct jobd_client	*c;
+
+	start_jobd(&J, "store = memory\n");
+	c = e2e_connect(&J);
+	expect_error(call(c, run_req(jargv("true", NULL),
+	    "{\"output_file\":true}")), "bad_request");
+	expect_ping(c);
+	e2e_close(c);
+}
+END_TEST
+
 /*
  * 13. jobctl watch ID: one stable line per event, output escaped; exit 0
  * when the job has ended, live or already.
@@ -1129,6 +1254,8 @@ stream_suite(void)
 	add(s, "output_capped", output_capped);
 	add(s, "ctl_logs", ctl_logs);
 	add(s, "ctl_logs_follow", ctl_logs_follow);
+	add(s, "output_files", output_files);
+	add(s, "output_file_memory", output_file_memory);
 	add(s, "ctl_watch_lines", ctl_watch_lines);
 	add(s, "ctl_watch_all", ctl_watch_all);
 	add(s, "slow_watcher", slow_watcher);
