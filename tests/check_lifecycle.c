@@ -1807,6 +1807,8 @@ START_TEST(warn_before_deadline)
 		"\"warn_before\":4,\"timeout\":3",
 		"\"warn_before\":1,\"timeout\":3,\"warn_signal\":\"NOPE\"",
 		"\"warn_before\":-1,\"timeout\":3",
+		"\"warn_before\":1,\"timeout\":3,\"warn_signal\":\"KILL\"",
+		"\"warn_before\":1,\"timeout\":3,\"warn_signal\":\"STOP\"",
 	};
 	struct jobd_client	*c;
 	char			 mark[32];
