@@ -2627,6 +2627,77 @@ START_TEST(cancel_then_crash)
 }
 END_TEST
 
+static int
+is_running(void *arg)
+{
+	struct state_cond	*sc = arg;
+	json_object		*job;
+	int			 yes;
+
+	job = job_of(sc->c, sc->id);
+	yes = strcmp(jstr(job, "state"), "running") == 0;
+	json_object_put(job);
+	return (yes);
+}
+
+/*
+ * 9k. FIFO holds across a restart: jobs queued before jobd was killed come
+ * before jobs of the same priority submitted after the restart (and after
+ * a higher priority submitted after it).
+ */
+START_TEST(fifo_across_restart)
+{
+	static const struct qjob after[] = { { "C", 0 }, { "D", 1 } };
+	static const char *const want[] = { "D", "A", "B", "C" };
+	struct jobd_client	*c;
+	struct state_cond	 sc;
+	json_object		*job;
+	char			 mark[32], path[PATH_MAX], **lines;
+	long long		 hold, ids[2], later[2];
+	int			 i, nl;
+
+	lc_start("max_running = 1\n");
+	new_mark(mark, sizeof(mark));
+	c = e2e_connect(&J);
+	start_blocker(c, mark, NULL);
+	/* After the restart, this one holds the slot. */
+	hold = submit(c, job_req(jargv("sleep", "100", NULL), mark,
+	    "\"priority\":100"), "queued");
+	ids[0] = submit(c, job_req(jargv("sh", "-c", "echo A >> order", NULL),
+	    mark, "%s", ""), "queued");
+	ids[1] = submit(c, job_req(jargv("sh", "-c", "echo B >> order", NULL),
+	    mark, "%s", ""), "queued");
+	e2e_close(c);
+	kill9_jobd();
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	record_cgroup(c);
+	sc.c = c;
+	sc.id = hold;
+	sc.want = NULL;
+	ck_assert_msg(wait_until(is_running, &sc, ms(5)),
+	    "the restored job of priority 100 did not start");
+	queue_named(c, after, 2, mark, later, NULL);
+	cancel_ok(c, hold);
+	for (i = 0; i < 2; i++) {
+		job = wait_job(c, ids[i]);
+		expect_state(job, "exited");
+		json_object_put(job);
+		job = wait_job(c, later[i]);
+		expect_state(job, "exited");
+		json_object_put(job);
+	}
+	path_in(&J, "order", path, sizeof(path));
+	lines = read_lines(path, &nl);
+	ck_assert_msg(nl == 4, "%d jobs ran, expected 4", nl);
+	for (i = 0; i < 4; i++)
+		ck_assert_msg(strcmp(lines[i], want[i]) == 0, "start %d was %s, "
+		    "expected %s (order D A B C)", i + 1, lines[i], want[i]);
+	free_lines(lines, nl);
+	e2e_close(c);
+}
+END_TEST
+
 /* Run a job to its end; then wait until it is pruned. Returns its id. */
 static long long
 run_pruned(struct jobd_client *c)
@@ -3116,6 +3187,7 @@ lifecycle_suite(void)
 	    TEST_TIMEOUT);
 	add(s, "crash_after_results", crash_after_results, TEST_TIMEOUT);
 	add(s, "cancel_then_crash", cancel_then_crash, TEST_TIMEOUT);
+	add(s, "fifo_across_restart", fifo_across_restart, TEST_TIMEOUT);
 	add(s, "two_on_one_state_dir", two_on_one_state_dir, TEST_TIMEOUT);
 	add(s, "corrupt_store", corrupt_store, TEST_TIMEOUT);
 	add(s, "unwritable_state_dir", unwritable_state_dir, TEST_TIMEOUT);
