@@ -82,6 +82,8 @@ build_request(const struct run_spec *rs, int waiting, struct run_io *io)
 	int		 i;
 
 	quiet = rs->quiet;
+	if (rs->args != NULL)
+		add_queue_fields(NULL, rs->args);
 	req = ctl_request("run");
 	if ((argv = json_object_new_array()) == NULL)
 		ctl_fail(CTL_EXIT_FAILED, "out of memory");
@@ -218,8 +220,12 @@ build_cwd(const struct ctl_args *args)
 	return (o);
 }
 
-/* --priority, --key, --start-by, --warn-before, --warn-signal: jobd checks
- * them further (ranges, warn_before against the timeout). */
+/*
+ * --priority, --key, --start-by, --warn-before, --warn-signal, --output-file
+ * into req; req NULL: only check them, before anything is allocated (a
+ * usage error exits). jobd checks them further (ranges, warn_before
+ * against the timeout).
+ */
 static void
 add_queue_fields(json_object *req, const struct ctl_args *args)
 {
@@ -227,6 +233,7 @@ add_queue_fields(json_object *req, const struct ctl_args *args)
 	char		*end;
 	long		 n;
 	int		 sig;
+	double		 d;
 
 	if ((s = args_get(args, OPT_PRIORITY)) != NULL) {
 		errno = 0;
@@ -236,23 +243,31 @@ add_queue_fields(json_object *req, const struct ctl_args *args)
 			ctl_fail(ctl.cmd->usage_exit, "invalid priority '%s' "
 			    "(%d to %d)", s, -JOBD_PRIORITY_MAX,
 			    JOBD_PRIORITY_MAX);
-		json_object_object_add(req, "priority",
-		    json_object_new_int((int)n));
+		if (req != NULL)
+			json_object_object_add(req, "priority",
+			    json_object_new_int((int)n));
 	}
-	if ((s = args_get(args, OPT_KEY)) != NULL)
+	if ((s = args_get(args, OPT_KEY)) != NULL && req != NULL)
 		json_object_object_add(req, "key", json_object_new_string(s));
-	if ((s = args_get(args, OPT_START_BY)) != NULL)
-		add_duration(req, "start_by", parse_duration(s));
-	if ((s = args_get(args, OPT_WARN_BEFORE)) != NULL)
-		add_duration(req, "warn_before", parse_duration(s));
-	if (args_has(args, OPT_OUTPUT_FILE))
+	if ((s = args_get(args, OPT_START_BY)) != NULL) {
+		d = parse_duration(s);
+		if (req != NULL)
+			add_duration(req, "start_by", d);
+	}
+	if ((s = args_get(args, OPT_WARN_BEFORE)) != NULL) {
+		d = parse_duration(s);
+		if (req != NULL)
+			add_duration(req, "warn_before", d);
+	}
+	if (args_has(args, OPT_OUTPUT_FILE) && req != NULL)
 		json_object_object_add(req, "output_file",
 		    json_object_new_boolean(1));
 	if ((s = args_get(args, OPT_WARN_SIGNAL)) != NULL) {
 		if ((sig = jobd_signal_number(s)) == -1)
 			ctl_fail(ctl.cmd->usage_exit, "invalid signal '%s'", s);
-		json_object_object_add(req, "warn_signal",
-		    json_object_new_int(sig));
+		if (req != NULL)
+			json_object_object_add(req, "warn_signal",
+			    json_object_new_int(sig));
 	}
 }
 
