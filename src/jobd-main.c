@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,13 @@
 #include "jobd.h"
 #include "log.h"
 #include "xmalloc.h"
+
+/* Long forms of the two store options, as the FHS-minded expect them. */
+static const struct option longopts[] = {
+	{ "memory",	no_argument,		NULL,	'M' },
+	{ "state-dir",	required_argument,	NULL,	'S' },
+	{ NULL,		0,			NULL,	0 }
+};
 
 static void __attribute__((noreturn))
 usage(void)
@@ -146,7 +154,8 @@ main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--shim") == 0)
 		return (shim_main(argc, argv));
 
-	while ((ch = getopt(argc, argv, "df:hMnS:s:v")) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:hMnS:s:v", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
