@@ -116,6 +116,7 @@ struct output	*output_new_file(int fd, int file_fd, uint64_t cap);
 void		 output_set_sink(struct output *,
 		     void (*)(void *, const char *, size_t), void *);
 void		 output_files_budget(uint64_t);
+void		 output_files_reclaim(void (*)(uint64_t));
 uint64_t	 output_files_total(void);
 void		 output_files_add(int64_t);
 int		 output_is_file(struct output *);

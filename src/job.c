@@ -141,6 +141,8 @@ static void	job_output_cb(evutil_socket_t, short, void *);
 static int	job_read_output(struct job *, int, int);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
 static void	job_prune_cb(evutil_socket_t, short, void *);
+static void	job_reclaim_files(uint64_t);
+static void	job_prune_one(struct job *, int);
 static void	job_begin_kill(struct job *, int, enum kill_reason);
 
 static const char *state_names[] = {
@@ -188,6 +190,7 @@ job_init(void)
 	/* Opened once: an open() per job cost 4.5% of jobd's CPU (bench/). */
 	if ((devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		fatal("%s: open /dev/null", __func__);
+	output_files_reclaim(job_reclaim_files);
 }
 
 const char *
@@ -1096,18 +1099,42 @@ job_unbegin(struct job *job)
 	job->req->stdin_data = job->in_data;
 	job->in_data = NULL;
 	job_enqueue(job);
+	/* job_unqueue() freed its start_by timer: what is left of it. */
+	if (job->start_by > 0)
+		job_arm_start_by(job, job->start_by -
+		    (wall_now() - job->submitted_at));
 }
 
 /* A new job whose id no client has (its insert failed): undone. */
 void
 job_forget(struct job *job)
 {
+	struct waiter	*w;
+	json_object	*resp;
+	char		 msg[128];
+
 	if (job->state == JOB_QUEUED)
 		job_unqueue(job);
 	else if (job->state == JOB_RUNNING && job->killer == NULL) {
 		/* Begun, not spawned. */
 		TAILQ_REMOVE(&live_jobs, job, entry);
 		nlive--;
+	} else if (job_done(job)) {
+		/* Cancelled in its first turn, by a client that guessed. */
+		TAILQ_REMOVE(&done_jobs, job, entry);
+		ndone--;
+		retained_bytes -= job_output_bytes(job);
+	}
+	snprintf(msg, sizeof(msg), "job %llu was not accepted (the store "
+	    "failed)", (unsigned long long)job->id);
+	while ((w = TAILQ_FIRST(&job->waiters)) != NULL) {
+		TAILQ_REMOVE(&job->waiters, w, entry);
+		resp = proto_error(w->tag, JOBD_E_NOT_FOUND, msg);
+		conn_send(w->conn, resp);
+		json_object_put(resp);
+		json_object_put(w->tag);
+		conn_waiter_done(w->conn);
+		free(w);
 	}
 	job_end_request(job);
 	job_free(job);
@@ -1460,6 +1487,46 @@ job_free(struct job *job)
 	free(job);
 }
 
+/* An ended job goes; from the store and its files too, unless at exit
+ * (the store keeps them, for the next jobd). */
+static void
+job_prune_one(struct job *job, int for_good)
+{
+	TAILQ_REMOVE(&done_jobs, job, entry);
+	ndone--;
+	retained_bytes -= job_output_bytes(job);
+	if (for_good) {
+		if (store_delete(job->id) == -1)
+			log_warnx("job %llu: %s", (unsigned long long)job->id,
+			    store_errmsg());
+		job_remove_files(job);
+	}
+	job_free(job);
+	if (for_good)
+		sched_kick();
+}
+
+/*
+ * Output files need need more bytes of the budget: the oldest ended jobs
+ * with files go, so that a running job's output is not cut while old
+ * results hold the space.
+ */
+static void
+job_reclaim_files(uint64_t need)
+{
+	struct job	*job, *next;
+
+	TAILQ_FOREACH_SAFE(job, &done_jobs, entry, next) {
+		if (output_files_total() + need <= cfg.max_output_files)
+			break;
+		if (job->files == 0 || job->holds > 0)
+			continue;
+		log_info("job %llu: pruned for its output files' space",
+		    (unsigned long long)job->id);
+		job_prune_one(job, 1);
+	}
+}
+
 /*
  * Drop ended jobs past retention, beyond max_retained, or beyond the output
  * budget, oldest first; all: every one.
@@ -1478,18 +1545,7 @@ job_prune(int all)
 		    output_files_total() <= cfg.max_output_files) ||
 		    job->holds > 0))
 			break;
-		TAILQ_REMOVE(&done_jobs, job, entry);
-		ndone--;
-		retained_bytes -= job_output_bytes(job);
-		/* At exit the store keeps them, for the next jobd. */
-		if (!all && store_delete(job->id) == -1)
-			log_warnx("job %llu: %s", (unsigned long long)job->id,
-			    store_errmsg());
-		if (!all)
-			job_remove_files(job);
-		job_free(job);
-		if (!all)
-			sched_kick();
+		job_prune_one(job, !all);
 	}
 	/* Queued jobs stay queued in the store: the next jobd runs them. */
 	while (all && (job = TAILQ_FIRST(&queued_jobs)) != NULL) {

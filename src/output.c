@@ -38,6 +38,7 @@ struct output {
 
 /* Bytes in every output file, and their bound (output_files_budget). */
 static uint64_t	files_total, files_cap = UINT64_MAX;
+static void	(*files_reclaim)(uint64_t);
 
 struct output *
 output_new(int fd, size_t cap)
@@ -74,6 +75,13 @@ void
 output_files_budget(uint64_t cap)
 {
 	files_cap = cap;
+}
+
+/* Who frees budget (old jobs' files) when a write would pass it. */
+void
+output_files_reclaim(void (*fn)(uint64_t))
+{
+	files_reclaim = fn;
 }
 
 uint64_t
@@ -144,7 +152,12 @@ output_keep_file(struct output *o, const char *data, size_t n)
 	ssize_t		w;
 	size_t		off = 0;
 
-	if (files_cap - files_total < room)
+	if (files_reclaim != NULL && files_total + (n < room ? n : room) >
+	    files_cap)
+		files_reclaim(n < room ? n : room);
+	if (files_total > files_cap)
+		room = 0;
+	else if (files_cap - files_total < room)
 		room = files_cap > files_total ? files_cap - files_total : 0;
 	keep = n < room ? n : room;
 	while (off < keep && !o->file_failed) {

@@ -28,23 +28,28 @@ struct ack {
 	json_object		*tag;
 	int			 wait, events;
 	int			 existing;	/* the key named an older job */
-	int			 fresh;		/* inserted this turn */
 	TAILQ_ENTRY(ack)	 entry;
 };
 
 static TAILQ_HEAD(, ack)	 acks = TAILQ_HEAD_INITIALIZER(acks);
 static struct event		*turn_ev;
+static struct event		*retry_ev;	/* after a failed commit */
 static int			 turn_pending;
+static int			 in_turn;
+static int			 kick_after;	/* kicked during the turn */
 static int			 resync;	/* a commit failed */
-static struct job		**starting;
-static size_t			 nstarting, starting_cap;
+/* Jobs begun this turn; jobs inserted this turn (held until it ends). */
+static struct job		**starting, **fresh;
+static size_t			 nstarting, starting_cap, nfresh, fresh_cap;
 
 static void	sched_turn_cb(evutil_socket_t, short, void *);
+static void	sched_retry_cb(evutil_socket_t, short, void *);
 
 void
 sched_init(void)
 {
-	if ((turn_ev = event_new(base, -1, 0, sched_turn_cb, NULL)) == NULL)
+	if ((turn_ev = event_new(base, -1, 0, sched_turn_cb, NULL)) == NULL ||
+	    (retry_ev = evtimer_new(base, sched_retry_cb, NULL)) == NULL)
 		fatalx("%s: event_new", __func__);
 }
 
@@ -61,8 +66,13 @@ sched_free(void)
 	if (turn_ev != NULL)
 		event_free(turn_ev);
 	turn_ev = NULL;
+	if (retry_ev != NULL)
+		event_free(retry_ev);
+	retry_ev = NULL;
 	free(starting);
 	starting = NULL;
+	free(fresh);
+	fresh = NULL;
 	queue_free();
 }
 
@@ -70,6 +80,11 @@ sched_free(void)
 void
 sched_kick(void)
 {
+	/* From inside the turn (a spawn's pid, a resync): the next one. */
+	if (in_turn) {
+		kick_after = 1;
+		return;
+	}
 	if (turn_pending || turn_ev == NULL)
 		return;
 	turn_pending = 1;
@@ -131,7 +146,6 @@ sched_add_ack(struct conn *c, json_object *tag, struct job *job,
 	a->wait = wait;
 	a->events = events;
 	a->existing = existing;
-	a->fresh = !existing;
 	job_hold(job, 1);
 	TAILQ_INSERT_TAIL(&acks, a, entry);
 	sched_kick();
@@ -179,8 +193,16 @@ sched_submit(struct conn *c, json_object *req, json_object *tag,
 		log_warnx("%s", msg);
 		sched_reply(c, proto_error(tag, JOBD_E_INTERNAL, msg));
 		job_forget(job);
-	} else
+	} else {
+		/* Held until the turn's end: a failed commit undoes it. */
+		if (nfresh == fresh_cap) {
+			fresh_cap = fresh_cap == 0 ? 64 : fresh_cap * 2;
+			fresh = xreallocarray(fresh, fresh_cap, sizeof(*fresh));
+		}
+		fresh[nfresh++] = job;
+		job_hold(job, 1);
 		sched_add_ack(c, tag, job, wait, events, 0);
+	}
 	free(text);
 	proto_free_run(r);
 }
@@ -242,12 +264,17 @@ sched_answer(struct ack *a)
 	    json_object_new_int(job_pid(job)) : NULL);
 	json_object_object_add(resp, "existing",
 	    json_object_new_boolean(a->existing));
-	conn_fill(a->conn, a->slot, resp);
-	json_object_put(resp);
+	/*
+	 * The wait first, then the answer: filling the place ends the
+	 * connection's last wait, and a half-closed client would be closed
+	 * before its result. What the wait sends queues behind the place.
+	 */
 	if (a->wait && job_add_waiter(job, a->conn, a->tag, a->events) == -1)
 		sched_reply(a->conn, proto_error(a->tag, JOBD_E_LIMIT,
 		    "too many waits on this connection; the job runs, wait "
 		    "for it later"));
+	conn_fill(a->conn, a->slot, resp);
+	json_object_put(resp);
 }
 
 static void
@@ -262,14 +289,14 @@ sched_refuse(struct ack *a)
 	json_object_put(resp);
 }
 
-/* 1 if job was submitted in this turn (so the failed commit undid it). */
+/* 1 if job was submitted in this turn (so a failed commit undid it). */
 static int
 sched_fresh(struct job *job)
 {
-	struct ack	*a;
+	size_t	i;
 
-	TAILQ_FOREACH(a, &acks, entry)
-		if (a->fresh && a->job == job)
+	for (i = 0; i < nfresh; i++)
+		if (fresh[i] == job)
 			return (1);
 	return (0);
 }
@@ -278,31 +305,25 @@ sched_fresh(struct job *job)
  * A commit failed (disk full, say): what it held is rolled back. New jobs
  * are refused, and so is every answer that names one (the same key twice
  * in a turn); jobs begun from the queue go back to it, so that none runs
- * without the store knowing. Every record is written again next turn.
+ * without the store knowing. Every record is written again at the next
+ * turn, which comes after a pause: the disk will not be freed at once.
  */
 static void
 sched_commit_failed(void)
 {
 	struct ack	*a, *next;
-	struct job	**gone = NULL;
-	size_t		 i, ngone = 0;
+	struct timeval	 tv = { 1, 0 };
+	size_t		 i;
 
-	log_warnx("%s", store_errmsg());
+	log_warnx("%s; retrying in 1 s", store_errmsg());
 	store_rollback();
 	resync = 1;
 	for (i = 0; i < nstarting; i++)
 		if (!sched_fresh(starting[i]))
 			job_unbegin(starting[i]);
 	nstarting = 0;
-	TAILQ_FOREACH(a, &acks, entry)
-		if (a->fresh) {
-			gone = xreallocarray(gone, ngone + 1, sizeof(*gone));
-			gone[ngone++] = a->job;
-		}
 	TAILQ_FOREACH_SAFE(a, &acks, entry, next) {
-		for (i = 0; i < ngone && gone[i] != a->job; i++)
-			;
-		if (i == ngone)
+		if (!sched_fresh(a->job))
 			continue;
 		TAILQ_REMOVE(&acks, a, entry);
 		sched_refuse(a);
@@ -310,9 +331,19 @@ sched_commit_failed(void)
 		json_object_put(a->tag);
 		free(a);
 	}
-	for (i = 0; i < ngone; i++)
-		job_forget(gone[i]);
-	free(gone);
+	for (i = 0; i < nfresh; i++) {
+		job_hold(fresh[i], 0);
+		job_forget(fresh[i]);
+	}
+	nfresh = 0;
+	if (evtimer_add(retry_ev, &tv) == -1)
+		fatalx("%s: evtimer_add", __func__);
+}
+
+static void
+sched_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	sched_kick();
 }
 
 static void
@@ -320,22 +351,29 @@ sched_turn_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct ack	*a;
 	size_t		 i;
+	int		 failed = 0;
 
 	turn_pending = 0;
+	in_turn = 1;
+	kick_after = 0;
 	nstarting = 0;
 	if (resync) {
 		resync = 0;
 		job_persist_all();
 	}
 	sched_begin();
-	if (store_in_txn() && store_commit() == -1)
+	if (store_in_txn() && store_commit() == -1) {
 		sched_commit_failed();
-	TAILQ_FOREACH(a, &acks, entry)
-		if (a->fresh)
-			watch_event(a->job, "queued");
+		failed = 1;
+	}
+	for (i = 0; i < nfresh; i++) {
+		watch_event(fresh[i], "queued");
+		job_hold(fresh[i], 0);
+	}
+	nfresh = 0;
 	for (i = 0; i < nstarting; i++)
-		if (starting[i] != NULL)
-			job_spawn(starting[i]);
+		job_spawn(starting[i]);
+	nstarting = 0;
 	while ((a = TAILQ_FIRST(&acks)) != NULL) {
 		TAILQ_REMOVE(&acks, a, entry);
 		job_hold(a->job, 0);
@@ -343,7 +381,10 @@ sched_turn_cb(evutil_socket_t fd, short ev, void *arg)
 		json_object_put(a->tag);
 		free(a);
 	}
-	/* Spawning wrote pids and failures: for the next turn. */
+	in_turn = 0;
+	/* Spawning wrote pids and failures: the next turn commits them. */
+	if (kick_after && !failed)
+		sched_kick();
 }
 
 static int

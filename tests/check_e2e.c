@@ -1200,6 +1200,29 @@ START_TEST(pipelined_then_half_close)
 	ck_assert_int_eq(memcmp(line, "piped\n", 6), 0);
 	close(p[0]);
 	close(s);
+
+	/*
+	 * The half-close read in the same loop turn as a waiting run: the
+	 * run's answer waits for the end of the turn, and the result must
+	 * still come after it (jobd is stopped while they are sent, so that
+	 * it reads them, and the EOF, at once).
+	 */
+	s = raw_connect(&J);
+	ck_assert_int_eq(kill(J.pid, SIGSTOP), 0);
+	/* One write: 300 small ones would fill the socket's buffer with
+	 * their overhead while jobd is stopped. */
+	for (len = 0, i = 0; i < 300; i++, len += 14)
+		memcpy(buf + len, "{\"op\":\"ping\"}\n", 14);
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "{\"op\":"
+	    "\"run\",\"argv\":[\"sleep\",\"0.2\"],\"wait\":true,\"tag\":"
+	    "\"w\"}\n");
+	ck_assert_int_eq(write(s, buf, len), (ssize_t)len);
+	ck_assert_int_eq(shutdown(s, SHUT_WR), 0);
+	ck_assert_int_eq(kill(J.pid, SIGCONT), 0);
+	ck_assert_int_eq(count_lines_to_eof(s, buf, sizeof(buf), &len), 302);
+	ck_assert_msg(strstr(buf, "\"state\":\"exited\"") != NULL,
+	    "no result after the half-close: %.300s", buf + len - 300);
+	close(s);
 }
 END_TEST
 

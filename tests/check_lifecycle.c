@@ -2995,6 +2995,122 @@ START_TEST(unwritable_state_dir)
 }
 END_TEST
 
+/* Lines of the file that contain needle. */
+static int
+log_count(const char *path, const char *needle)
+{
+	char	*text, *p;
+	int	 n = 0;
+
+	if ((text = read_text(path, NULL)) == NULL)
+		return (0);
+	for (p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	free(text);
+	return (n);
+}
+
+/* Write zeros to path until the file system is full. */
+static void
+fill_up(const char *path)
+{
+	static char	zero[4096];
+	int		fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_msg(fd != -1, "%s: %s", path, strerror(errno));
+	while (write(fd, zero, sizeof(zero)) > 0)
+		;
+	ck_assert_msg(errno == ENOSPC, "filling %s: %s", path,
+	    strerror(errno));
+	close(fd);
+}
+
+/*
+ * 10b. The disk fills while jobd runs (its state directory on a 256 KiB
+ * tmpfs in this test's own mount namespace). A run whose write or commit
+ * fails is refused with internal, nothing else: jobd goes on answering,
+ * retries its commit about once a second (it used to spin, and stop
+ * answering), and a client that cancelled the refused job in that same
+ * turn does not make it fall over (ASan checks the exit). Once there is
+ * room again, runs are accepted and committed.
+ */
+START_TEST(disk_full)
+{
+	struct xjobd		 x;
+	struct jobd_client	*c, *c2;
+	json_object		*r, *job;
+	char			 dir[PATH_MAX], filler[PATH_MAX + 16], err[256];
+	char			 env[256];
+	long long		 next;
+	int			 i, lines;
+
+	if (geteuid() != 0) {
+		e2e_skip("disk full: needs root for a tmpfs in a mount "
+		    "namespace");
+		return;
+	}
+	lc_start(NULL);
+	path_in(&J, "small", dir, sizeof(dir));
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	/* Check forks each test: the namespace is this test's alone. */
+	if (unshare(CLONE_NEWNS) == -1 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=256k") == -1) {
+		e2e_skip("disk full: cannot mount a tmpfs in a private mount "
+		    "namespace here: %s", strerror(errno));
+		return;
+	}
+	xjobd_init(&x, "full");
+	strlcpy(x.state, dir, sizeof(x.state));
+	xjobd_spawn(&x);
+	ck_assert_msg(xjobd_up(&x, E2E_START_TIMEOUT_MS), "jobd on a tmpfs: "
+	    "status 0x%x (see %s)", x.status, x.log);
+	ck_assert_ptr_nonnull(c = jobd_connect(x.sock, err, sizeof(err)));
+	ck_assert_ptr_nonnull(c2 = jobd_connect(x.sock, err, sizeof(err)));
+	set_recv_timeout(c, E2E_RECV_TIMEOUT_MS);
+	set_recv_timeout(c2, E2E_RECV_TIMEOUT_MS);
+	job = run_wait(c, run_req(jargv("true", NULL), "{}"), &next);
+	expect_state(job, "exited");
+	json_object_put(job);
+
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	fill_up(filler);
+	/* Stopped, so that the run and a cancel of its id (the next one)
+	 * are read in one loop turn. */
+	ck_assert_int_eq(kill(x.pid, SIGSTOP), 0);
+	send_req(c, run_req(jargv("true", NULL), "{}"));
+	snprintf(env, sizeof(env), "{\"op\":\"cancel\",\"id\":%lld}\n",
+	    next + 1);
+	send_str(c2, env);
+	ck_assert_int_eq(kill(x.pid, SIGCONT), 0);
+	r = recv_resp(c);
+	ck_assert_msg(!jbool(r, "ok") && strcmp(jstr(jget(r, "error"), "code"),
+	    "internal") == 0 && strstr(jstr(jget(r, "error"), "message"),
+	    "not accepted") != NULL, "run on a full disk: %s",
+	    json_object_to_json_string(r));
+	json_object_put(r);
+	json_object_put(recv_resp(c2));	/* the cancel's answer, whatever */
+
+	/* Still answering, and not busy retrying: a second of pings. */
+	for (i = 0; i < 10; i++) {
+		json_object_put(ping(c2));
+		usleep(100 * 1000);
+	}
+	lines = log_count(x.log, "retrying in 1 s");
+	ck_assert_msg(lines >= 1 && lines <= 4, "%d commit retries logged in "
+	    "about a second (see %s)", lines, x.log);
+
+	ck_assert_int_eq(unlink(filler), 0);
+	job = run_wait(c, run_req(jargv("true", NULL), "{}"), NULL);
+	expect_state(job, "exited");
+	json_object_put(job);
+	jobd_close(c);
+	jobd_close(c2);
+	xjobd_stop(&x);
+}
+END_TEST
+
 /* One in-memory jobd: ping says so, jobs run, nothing lands in state. */
 static void
 memory_jobd(struct xjobd *x)
@@ -3191,6 +3307,7 @@ lifecycle_suite(void)
 	add(s, "two_on_one_state_dir", two_on_one_state_dir, TEST_TIMEOUT);
 	add(s, "corrupt_store", corrupt_store, TEST_TIMEOUT);
 	add(s, "unwritable_state_dir", unwritable_state_dir, TEST_TIMEOUT);
+	add(s, "disk_full", disk_full, TEST_TIMEOUT);
 	add(s, "memory_store", memory_store, TEST_TIMEOUT);
 	add(s, "ping_counters", ping_counters, TEST_TIMEOUT);
 	return (s);

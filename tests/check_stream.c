@@ -1011,6 +1011,34 @@ START_TEST(output_files)
 }
 END_TEST
 
+/*
+ * 12c. max_output_files: a new job's output does not lose to old results;
+ * the oldest ended job with files is pruned to make room.
+ */
+START_TEST(output_files_budget)
+{
+	struct jobd_client	*c;
+	json_object		*job;
+	long long		 old;
+
+	start_jobd(&J, "max_output_files = 100k\n");
+	c = e2e_connect(&J);
+	job = run_wait(c, run_req(jargv("sh", "-c", "head -c 102400 "
+	    "/dev/zero", NULL), "{\"output_file\":true}"), &old);
+	ck_assert_int_eq(jint(job, "stdout_bytes"), 102400);
+	json_object_put(job);
+	job = run_wait(c, run_req(jargv("echo", "hello", NULL),
+	    "{\"output_file\":true}"), NULL);
+	ck_assert_msg(jint(job, "stdout_bytes") == 6 &&
+	    jint(job, "stdout_dropped") == 0, "%s",
+	    json_object_to_json_string(job));
+	json_object_put(job);
+	expect_error(callf(c, "{\"op\":\"status\",\"id\":%lld}", old),
+	    "not_found");
+	e2e_close(c);
+}
+END_TEST
+
 /* A jobd whose store is in memory has no directory for output files. */
 START_TEST(output_file_memory)
 {
@@ -1256,6 +1284,7 @@ stream_suite(void)
 	add(s, "ctl_logs_follow", ctl_logs_follow);
 	add(s, "output_files", output_files);
 	add(s, "output_file_memory", output_file_memory);
+	add(s, "output_files_budget", output_files_budget);
 	add(s, "ctl_watch_lines", ctl_watch_lines);
 	add(s, "ctl_watch_all", ctl_watch_all);
 	add(s, "slow_watcher", slow_watcher);
