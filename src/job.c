@@ -1696,7 +1696,9 @@ job_restore_ended(struct job *job, enum job_state st,
 	job->ended_at = rec->ended_at;
 	job->result_bytes = strlen(rec->result);
 	job_restore_files(job);
-	age = (uint64_t)((wall_now() - rec->ended_at) * 1e9);
+	/* A clock stepped back can put the end in the future: age 0. */
+	age = wall_now() > rec->ended_at ?
+	    (uint64_t)((wall_now() - rec->ended_at) * 1e9) : 0;
 	job->end_ns = age < now ? now - age : 0;
 	job_end_request(job);
 	TAILQ_INSERT_TAIL(&done_jobs, job, entry);
