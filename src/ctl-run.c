@@ -71,6 +71,9 @@ static void		 note_dropped(json_object *, const char *);
 static void		 note_cannot_run(json_object *);
 
 static int	quiet;
+/* The request while build_request() builds it: a usage error found
+ * meanwhile exits with it reachable, which is no leak. */
+static json_object *building;
 static int	sigpipe_fds[2] = { -1, -1 };
 
 /* The run request; fills io with the descriptors to pass with it. */
@@ -84,16 +87,17 @@ build_request(const struct run_spec *rs, int waiting, struct run_io *io)
 	quiet = rs->quiet;
 	if (rs->args != NULL)
 		add_queue_fields(NULL, rs->args);
-	req = ctl_request("run");
-	if ((argv = json_object_new_array()) == NULL)
-		ctl_fail(CTL_EXIT_FAILED, "out of memory");
-	for (i = 0; i < rs->argc; i++) {
-		s = rs->argv[i];
-		if (!utf8_ok((const unsigned char *)s, strlen(s)))
+	for (i = 0; i < rs->argc; i++)
+		if (!utf8_ok((const unsigned char *)rs->argv[i],
+		    strlen(rs->argv[i])))
 			ctl_fail(ctl.cmd->usage_exit,
 			    "argument %d is not valid UTF-8", i + 1);
-		json_object_array_add(argv, json_object_new_string(s));
-	}
+	building = req = ctl_request("run");
+	if ((argv = json_object_new_array()) == NULL)
+		ctl_fail(CTL_EXIT_FAILED, "out of memory");
+	for (i = 0; i < rs->argc; i++)
+		json_object_array_add(argv,
+		    json_object_new_string(rs->argv[i]));
 	json_object_object_add(req, "argv", argv);
 	json_object_object_add(req, "env", build_env(rs->args));
 	json_object_object_add(req, "cwd", build_cwd(rs->args));
@@ -126,6 +130,7 @@ build_request(const struct run_spec *rs, int waiting, struct run_io *io)
 		json_object_object_add(req, "events",
 		    json_object_new_boolean(1));
 	json_object_object_add(req, "tag", json_object_new_string(TAG_RUN));
+	building = NULL;
 	return (req);
 }
 

@@ -677,6 +677,17 @@ START_TEST(queue_options)
 	ck_assert_msg(o.status == 125 && strstr(o.err, "priority") != NULL,
 	    "priority 5000: status %d, stderr %s", o.status, o.err);
 	free_outcome(&o);
+	/* Usage errors found while the request is built: 125, and under
+	 * ASan no leak (which would make it 86). */
+	run_ctl((const char *[]){ "jobctl", "run", "--", "\377", NULL }, &o);
+	ck_assert_msg(o.status == 125 && strstr(o.err, "UTF-8") != NULL,
+	    "argv not UTF-8: status %d, stderr %s", o.status, o.err);
+	free_outcome(&o);
+	run_ctl((const char *[]){ "jobctl", "run", "--max-output", "5x", "--",
+	    "true", NULL }, &o);
+	ck_assert_msg(o.status == 125 && strstr(o.err, "5x") != NULL,
+	    "--max-output 5x: status %d, stderr %s", o.status, o.err);
+	free_outcome(&o);
 
 	c = e2e_connect(&J);
 	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", blocker);
