@@ -54,6 +54,8 @@ void		 config_free(struct jobd_config *);
 /* Returns the number of errors, each printed as "file:line: message". */
 int		 config_load(struct jobd_config *, const char *path, int quiet);
 void		 config_print(const struct jobd_config *, FILE *);
+extern const char *config_path;
+int		 config_reload(struct jobd_config *);
 
 /* util.c */
 uint64_t	 mono_ns(void);

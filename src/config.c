@@ -31,56 +31,63 @@ struct opt {
 	double		 min, max;
 	const char	*def;
 	const char	*help;
+	int		 reload;	/* SIGHUP applies it (else: restart) */
 };
 
 #define OFF(f)	offsetof(struct jobd_config, f)
 
 static const struct opt opts[] = {
 	{ "socket", OPT_STRING, OFF(socket_path), 0, 0, "",
-	  "control socket path; empty: the built-in default" },
+	  "control socket path; empty: the built-in default", 0 },
 	{ "max_line", OPT_SIZE, OFF(max_line), 1024, 64.0 * 1024 * 1024, "1M",
-	  "longest request line" },
+	  "longest request line", 1 },
 	{ "max_output", OPT_SIZE, OFF(max_output), 0, JOBD_MAX_OUTPUT_LIMIT,
-	  "1M", "default capture bound per stream" },
+	  "1M", "default capture bound per stream", 1 },
 	{ "max_output_limit", OPT_SIZE, OFF(max_output_limit), 0,
-	  1024.0 * 1024 * 1024, "16M", "largest max_output a request may ask" },
+	  1024.0 * 1024 * 1024, "16M",
+	  "largest max_output a request may ask", 1 },
 	{ "kill_after", OPT_DURATION, OFF(kill_after), 0, JOBD_DURATION_MAX,
-	  "5s", "default grace between the signal and SIGKILL" },
+	  "5s", "default grace between the signal and SIGKILL", 1 },
 	{ "retention", OPT_DURATION, OFF(retention), 0, JOBD_DURATION_MAX,
-	  "10m", "how long ended jobs stay retrievable" },
+	  "10m", "how long ended jobs stay retrievable", 1 },
 	{ "max_retained", OPT_UINT, OFF(max_retained), 0, 10000000, "10000",
-	  "most ended jobs kept; the oldest go first" },
+	  "most ended jobs kept; the oldest go first", 1 },
 	{ "max_retained_output", OPT_SIZE, OFF(max_retained_output), 0,
 	  1024.0 * 1024 * 1024 * 1024, "1G",
-	  "captured output kept for ended jobs, in total; the oldest go first" },
+	  "captured output kept for ended jobs, in total; the oldest go "
+	  "first", 1 },
 	{ "max_reply_buffer", OPT_SIZE, OFF(max_reply_buffer), 65536,
 	  4.0 * 1024 * 1024 * 1024, "256M",
-	  "replies queued for a client that does not read, before it is cut" },
+	  "replies queued for a client that does not read, before it is "
+	  "cut", 1 },
 	{ "job_umask", OPT_MODE, OFF(job_umask), 0, 0777, "022",
-	  "umask of every job" },
+	  "umask of every job", 1 },
 	{ "shutdown_grace", OPT_DURATION, OFF(shutdown_grace), 0, 3600, "2s",
-	  "on shutdown, how long clients get to read their last replies" },
+	  "on shutdown, how long clients get to read their last replies", 1 },
 	{ "unkillable_after", OPT_DURATION, OFF(unkillable_after), 0.1, 3600,
-	  "10s", "after SIGKILL, when a job still alive is called unkillable" },
+	  "10s", "after SIGKILL, when a job still alive is called "
+	  "unkillable", 1 },
 	{ "containment", OPT_TIER, OFF(containment), 0, 0, "auto",
 	  "how jobs are contained: auto (the strongest available), cgroup2, "
-	  "pidns, subreaper, pgid" },
+	  "pidns, subreaper, pgid", 0 },
 	{ "max_running", OPT_SLOTS, OFF(max_running), 0, 1000000, "auto",
-	  "jobs running at once: auto (4 per CPU), a number, or unlimited (0)" },
+	  "jobs running at once: auto (4 per CPU), a number, or unlimited "
+	  "(0)", 1 },
 	{ "max_queued", OPT_UINT, OFF(max_queued), 0, 10000000, "10000",
-	  "jobs waiting for a slot; beyond, run fails with queue_full" },
+	  "jobs waiting for a slot; beyond, run fails with queue_full", 1 },
 	{ "max_output_file", OPT_SIZE, OFF(max_output_file), 0,
 	  1024.0 * 1024 * 1024 * 1024, "1G",
-	  "bytes of one stream a job writes to its output file (output_file)" },
+	  "bytes of one stream a job writes to its output file "
+	  "(output_file)", 1 },
 	{ "max_output_files", OPT_SIZE, OFF(max_output_files), 0,
 	  1024.0 * 1024 * 1024 * 1024 * 1024, "10G",
-	  "all output files together; the oldest ended jobs go first" },
+	  "all output files together; the oldest ended jobs go first", 1 },
 	{ "state_dir", OPT_STRING, OFF(state_dir), 0, 0, "",
 	  "the job store's directory; empty: /var/lib/jobd as root, else "
-	  "$XDG_STATE_HOME/jobd" },
+	  "$XDG_STATE_HOME/jobd", 0 },
 	{ "store", OPT_STORE, OFF(store_memory), 0, 1, "disk",
 	  "disk: jobs survive a restart; memory: they do not (tests, "
-	  "throwaway use)" },
+	  "throwaway use)", 0 },
 };
 
 struct jobd_config cfg;
@@ -362,4 +369,88 @@ config_print(const struct jobd_config *c, FILE *f)
 		}
 		fprintf(f, "\t# %s\n", opts[i].help);
 	}
+}
+
+/* The file jobd was started with (NULL: none), for SIGHUP. */
+const char	*config_path;
+
+/* 1 if a and b hold the same value of option o. */
+static int
+opt_equal(const struct opt *o, const void *a, const void *b)
+{
+	switch (o->type) {
+	case OPT_SIZE:
+		return (*(const size_t *)a == *(const size_t *)b);
+	case OPT_DURATION:
+		return (*(const double *)a == *(const double *)b);
+	case OPT_STORE:
+		return (*(const int *)a == *(const int *)b);
+	case OPT_STRING:
+	case OPT_TIER:
+		return (0);	/* none reloads */
+	default:
+		return (*(const unsigned int *)a == *(const unsigned int *)b);
+	}
+}
+
+static void
+opt_copy(const struct opt *o, void *to, const void *from)
+{
+	switch (o->type) {
+	case OPT_SIZE:
+		*(size_t *)to = *(const size_t *)from;
+		break;
+	case OPT_DURATION:
+		*(double *)to = *(const double *)from;
+		break;
+	case OPT_STORE:
+		*(int *)to = *(const int *)from;
+		break;
+	default:
+		*(unsigned int *)to = *(const unsigned int *)from;
+		break;
+	}
+}
+
+/*
+ * SIGHUP: read the file again. A file with any error changes nothing (each
+ * error is logged as file:line: message); else the options that can change
+ * while jobs run take their new values, and the others (the socket, the
+ * containment tier, the state directory, the store) wait for the next
+ * start. Without a file: the built-in defaults, the same way.
+ */
+int
+config_reload(struct jobd_config *cur)
+{
+	struct jobd_config	 next;
+	const char		*path = config_path != NULL ? config_path :
+				    "(no configuration file)";
+	size_t			 i;
+	int			 changed = 0;
+	void			*a;
+	const void		*b;
+
+	config_defaults(&next);
+	if (config_path != NULL && config_load(&next, config_path, 0) != 0) {
+		config_free(&next);
+		log_warnx("%s: not valid: the configuration in use is kept",
+		    path);
+		return (-1);
+	}
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (!opts[i].reload)
+			continue;
+		a = (char *)cur + opts[i].off;
+		b = (const char *)&next + opts[i].off;
+		if (opt_equal(&opts[i], a, b))
+			continue;
+		opt_copy(&opts[i], a, b);
+		log_info("%s: %s changed", path, opts[i].name);
+		changed++;
+	}
+	config_free(&next);
+	log_info("%s: reloaded, %d options changed (socket, containment, "
+	    "state_dir and store only change at the next start)", path,
+	    changed);
+	return (0);
 }

@@ -193,6 +193,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: configuration not valid\n", conffile);
 		exit(1);
 	}
+	config_path = conffile;
 	if (checkonly) {
 		if (verbose > LOG_LVL_INFO)
 			config_print(&cfg, stdout);

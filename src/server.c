@@ -72,8 +72,10 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		shutdown_begin(sig);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: configuration reload is not supported yet; "
-		    "ignored");
+		if (config_reload(&cfg) == 0) {
+			output_files_budget(cfg.max_output_files);
+			sched_kick();	/* max_running may have grown */
+		}
 		break;
 	}
 }

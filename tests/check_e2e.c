@@ -1099,6 +1099,96 @@ START_TEST(relative_socket_paths)
 }
 END_TEST
 
+struct ping_field {
+	struct jobd_client	*c;
+	const char		*field;
+	long long		 want;
+};
+
+static int
+ping_field_is(void *arg)
+{
+	struct ping_field	*pf = arg;
+	json_object		*r;
+	long long		 v;
+
+	r = callf(pf->c, "{\"op\":\"ping\"}");
+	expect_ok(r);
+	v = jint(r, pf->field);
+	json_object_put(r);
+	return (v == pf->want);
+}
+
+struct log_text {
+	const char	*path;
+	const char	*text;
+};
+
+static int
+log_says(void *arg)
+{
+	struct log_text	*lt = arg;
+	char		*t;
+	int		 yes;
+
+	if ((t = read_text(lt->path, NULL)) == NULL)
+		return (0);
+	yes = strstr(t, lt->text) != NULL;
+	free(t);
+	return (yes);
+}
+
+/*
+ * 19. SIGHUP reloads the configuration: max_running grows at once, a
+ * running job goes on; a file with an error changes nothing and says
+ * where; an option only a restart applies (containment) waits for it.
+ */
+START_TEST(sighup_reload)
+{
+	struct jobd_client	*c;
+	struct ping_field	 pf;
+	struct log_text		 lt = { J.log, NULL };
+	json_object		*r;
+	long long		 id;
+
+	start_jobd(&J, "max_running = 1\n");
+	lt.path = J.log;
+	c = e2e_connect(&J);
+	pf.c = c;
+	pf.field = "max_running";
+	pf.want = 1;
+	ck_assert(ping_field_is(&pf));
+	r = call(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	expect_ok(r);
+	id = jint(r, "id");
+	json_object_put(r);
+
+	write_file(J.conf, "max_running = 3\ncontainment = pgid\n", 0644);
+	ck_assert_int_eq(kill(J.pid, SIGHUP), 0);
+	pf.want = 3;
+	ck_assert_msg(wait_until(ping_field_is, &pf, 10000),
+	    "max_running did not become 3 after SIGHUP");
+	r = callf(c, "{\"op\":\"ping\"}");
+	ck_assert_str_ne(jstr(r, "containment"), "pgid");
+	json_object_put(r);
+
+	write_file(J.conf, "max_running = banana\n", 0644);
+	ck_assert_int_eq(kill(J.pid, SIGHUP), 0);
+	lt.text = "not valid: the configuration in use is kept";
+	ck_assert_msg(wait_until(log_says, &lt, 10000), "no word of the bad "
+	    "file in %s", J.log);
+	lt.text = "jobd.conf:1: max_running";
+	ck_assert_msg(log_says(&lt), "the error does not say where");
+	ck_assert(ping_field_is(&pf));		/* still 3 */
+
+	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", id);
+	expect_ok(r);
+	ck_assert_str_eq(jstr(jget(r, "job"), "state"), "running");
+	json_object_put(r);
+	e2e_close(c);
+}
+END_TEST
+
 /* A raw connection, for what the client library does not do. */
 static int
 raw_connect(const struct jobd_inst *ji)
@@ -1264,6 +1354,7 @@ e2e_suite(void)
 	add(s, "pipelined_half_close", pipelined_then_half_close);
 	add(s, "unkillable", unkillable_reported);
 	add(s, "relative_socket", relative_socket_paths);
+	add(s, "sighup_reload", sighup_reload);
 	return (s);
 }
 
