@@ -87,11 +87,6 @@ struct marked_cond {
 	int		 stopped;	/* count only stopped ones */
 };
 
-struct file_lines {
-	const char	*path;
-	int		 min;
-};
-
 struct fd_want {
 	pid_t	pid;
 	int	n;
@@ -238,7 +233,6 @@ marked_enough(void *arg)
 	return (stopped >= mc->min);
 }
 
-
 static int
 kill_marked_step(void *arg)
 {
@@ -381,27 +375,6 @@ contain_teardown(void)
 		fprintf(stderr, "teardown: processes marked %s* still alive\n",
 		    prefix);
 	e2e_teardown();
-}
-
-static int
-has_lines(void *arg)
-{
-	struct file_lines	*fl = arg;
-	char			*text, *p;
-	int			 n = 0;
-
-	if ((text = read_text(fl->path, NULL)) == NULL)
-		return (0);
-	for (p = text; (p = strchr(p, '\n')) != NULL; p++)
-		n++;
-	free(text);
-	return (n >= fl->min);
-}
-
-static int
-path_gone(void *arg)
-{
-	return (access(arg, F_OK) == -1 && errno == ENOENT);
 }
 
 static int

@@ -34,11 +34,6 @@ struct outcome {
 	char	*err;
 };
 
-struct file_lines {
-	const char	*path;
-	int		 min;
-};
-
 Suite		*ctl_suite(void);
 
 static void	run_files(const struct proc_spec *, const char *const argv[],
@@ -48,7 +43,6 @@ static void	free_outcome(struct outcome *);
 static int	open_in(const char *);
 static void	fill_file(const char *, const void *, size_t);
 static int	count_lines(const char *, size_t);
-static int	has_lines(void *);
 static int	file_exists(void *);
 static int	pids_dead(void *);
 static const char *last_line(char *);
@@ -149,21 +143,6 @@ count_lines(const char *buf, size_t len)
 		if (buf[i] == '\n')
 			n++;
 	return (n);
-}
-
-static int
-has_lines(void *arg)
-{
-	struct file_lines	*fl = arg;
-	char			*text;
-	size_t			 len;
-	int			 n;
-
-	if ((text = read_text(fl->path, &len)) == NULL)
-		return (0);
-	n = count_lines(text, len);
-	free(text);
-	return (n >= fl->min);
 }
 
 static int

@@ -27,15 +27,9 @@ struct pid_state {
 	char	want;
 };
 
-struct file_lines {
-	const char	*path;
-	int		 min;
-};
-
 Suite		*e2e_suite(void);
 
 static int	state_is(void *);
-static int	has_lines(void *);
 static int	no_zombie_children(void *);
 static pid_t	job_pid(json_object *);
 static void	assert_all_dead(const pid_t *, int);
@@ -53,21 +47,6 @@ state_is(void *arg)
 	struct pid_state	*ps = arg;
 
 	return (proc_state(ps->pid) == ps->want);
-}
-
-static int
-has_lines(void *arg)
-{
-	struct file_lines	*fl = arg;
-	char			*text, *p;
-	int			 n = 0;
-
-	if ((text = read_text(fl->path, NULL)) == NULL)
-		return (0);
-	for (p = text; (p = strchr(p, '\n')) != NULL; p++)
-		n++;
-	free(text);
-	return (n >= fl->min);
 }
 
 static int

@@ -67,11 +67,6 @@ struct state_cond {
 	const char		*want;
 };
 
-struct file_lines {
-	const char	*path;
-	int		 min;
-};
-
 struct marked_cond {
 	const char	*mark;
 	int		 min;
@@ -95,7 +90,6 @@ static int	 count_marked(const char *, pid_t *, int);
 static int	 none_marked(void *);
 static int	 marked_enough(void *);
 static const char *describe_marked(const char *);
-static int	 has_lines(void *);
 static int	 file_exists(void *);
 static json_object *job_req(json_object *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -257,21 +251,6 @@ static int
 file_exists(void *arg)
 {
 	return (access(arg, F_OK) == 0);
-}
-
-static int
-has_lines(void *arg)
-{
-	struct file_lines	*fl = arg;
-	char			*text, *p;
-	int			 n = 0;
-
-	if ((text = read_text(fl->path, NULL)) == NULL)
-		return (0);
-	for (p = text; (p = strchr(p, '\n')) != NULL; p++)
-		n++;
-	free(text);
-	return (n >= fl->min);
 }
 
 /* The non-empty lines of a file; NULL (and *n 0) if there is none. */
@@ -2800,7 +2779,6 @@ START_TEST(retention_across_restart)
 	e2e_close(c);
 }
 END_TEST
-
 
 /*
  * 7b. A queued job's deadline counts from its start, not its submission:

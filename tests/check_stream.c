@@ -900,12 +900,6 @@ START_TEST(ctl_logs_follow)
 }
 END_TEST
 
-static int
-file_gone(void *arg)
-{
-	return (access(arg, F_OK) == -1 && errno == ENOENT);
-}
-
 /* One piece of a job's output file, decoded; eof through *eof. */
 static char *
 output_piece(struct jobd_client *c, long long id, const char *stream,
@@ -1003,7 +997,7 @@ START_TEST(output_files)
 	free(data);
 
 	/* Pruned (retention 2 s): the job and its files go. */
-	ck_assert_msg(wait_until(file_gone, path, 10000),
+	ck_assert_msg(wait_until(path_gone, path, 10000),
 	    "%s still there after retention", path);
 	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", n);
 	expect_error(r, "not_found");

@@ -1284,3 +1284,24 @@ fd_readable(int fd)
 
 	return (poll(&pfd, 1, 0) > 0);
 }
+
+int
+has_lines(void *arg)
+{
+	struct file_lines	*fl = arg;
+	char			*text, *p;
+	int			 n = 0;
+
+	if ((text = read_text(fl->path, NULL)) == NULL)
+		return (0);
+	for (p = text; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	free(text);
+	return (n >= fl->min);
+}
+
+int
+path_gone(void *arg)
+{
+	return (access(arg, F_OK) == -1 && errno == ENOENT);
+}

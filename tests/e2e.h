@@ -144,5 +144,12 @@ pid_t		 read_pid(const char *path);
 /* Files. */
 void		 write_file(const char *path, const char *text, mode_t);
 char		*read_text(const char *path, size_t *len);
+/* Conditions for wait_until(). A file with at least min lines: */
+struct file_lines {
+	const char	*path;
+	int		 min;
+};
+int		 has_lines(void *);	/* struct file_lines * */
+int		 path_gone(void *);	/* const char *: ENOENT */
 
 #endif /* E2E_H */
