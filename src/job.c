@@ -132,6 +132,7 @@ static void	job_free(struct job *);
 static void	job_deadline_cb(evutil_socket_t, short, void *);
 static void	job_warn_cb(evutil_socket_t, short, void *);
 static void	job_conclude(struct job *);
+static void	job_store(struct job *, json_object *);
 static void	job_arm(struct job *);
 static void	job_fail(struct job *, int, const char *);
 static int	job_pipes(struct job *, struct run_req *, int[3]);
@@ -1168,12 +1169,11 @@ job_conclude(struct job *job)
 	TAILQ_INSERT_TAIL(&done_jobs, job, entry);
 	ndone++;
 	job->owner = NULL;
-	job_persist(job);
+	/* One result object for the store and every waiter: it holds all
+	 * the output. */
+	result = job_to_json(job, 1);
+	job_store(job, result);
 	watch_event(job, "done");
-
-	/* One result object for every waiter: it holds all the output. */
-	if (!TAILQ_EMPTY(&job->waiters))
-		result = job_to_json(job, 1);
 	while ((w = TAILQ_FIRST(&job->waiters)) != NULL) {
 		TAILQ_REMOVE(&job->waiters, w, entry);
 		if (!conn_dead(w->conn)) {
@@ -1600,23 +1600,31 @@ job_insert(struct job *job, const char *request)
 	return (0);
 }
 
-void
-job_persist(struct job *job)
+/* The job's record, with result (its final object) once it has ended. */
+static void
+job_store(struct job *job, json_object *result)
 {
-	struct store_rec	 rec;
-	json_object		*result = NULL;
+	struct store_rec	rec;
 
 	job_record(job, &rec);
-	if (job_done(job)) {
-		result = job_to_json(job, 1);
+	if (result != NULL)
 		rec.result = json_object_to_json_string_ext(result,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	}
 	if (store_update(&rec) == -1)
 		log_warnx("job %llu: %s", (unsigned long long)job->id,
 		    store_errmsg());
-	json_object_put(result);
 	sched_kick();
+}
+
+void
+job_persist(struct job *job)
+{
+	json_object	*result = NULL;
+
+	if (job_done(job))
+		result = job_to_json(job, 1);
+	job_store(job, result);
+	json_object_put(result);
 }
 
 static int
