@@ -99,6 +99,9 @@ const char	*proto_op(json_object *, struct proto_err *);
 int		 proto_get_id(json_object *, uint64_t *, struct proto_err *);
 int		 proto_get_signal(json_object *, const char *, int *,
 		     struct proto_err *);
+int		 proto_get_int(json_object *, const char *op, const char *field,
+		     int64_t min, int64_t max, int64_t def, int64_t *,
+		     struct proto_err *);
 int		 proto_check_fields(json_object *, const char *const *,
 		     struct proto_err *);
 int		 proto_decode_run(json_object *, struct run_req *,

@@ -299,29 +299,6 @@ op_signal(struct conn *c, json_object *req, json_object *tag)
 	reply(c, resp);
 }
 
-/* An integer member in [min, max], or def if absent. */
-static int
-get_uint(json_object *req, const char *field, int64_t min, int64_t max,
-    int64_t def, int64_t *out, struct proto_err *e)
-{
-	json_object	*v;
-
-	*out = def;
-	if (!json_object_object_get_ex(req, field, &v))
-		return (0);
-	errno = 0;
-	*out = json_object_get_int64(v);
-	if (!json_object_is_type(v, json_type_int) || errno != 0 ||
-	    *out < min || *out > max) {
-		e->code = JOBD_E_BAD_REQUEST;
-		snprintf(e->msg, sizeof(e->msg), "output: \"%s\" must be an "
-		    "integer from %lld to %lld", field, (long long)min,
-		    (long long)max);
-		return (-1);
-	}
-	return (0);
-}
-
 static void
 output_reply(struct conn *c, json_object *tag, struct job *job,
     const char *name, int64_t off, const char *data, size_t len, int eof)
@@ -365,9 +342,9 @@ op_output(struct conn *c, json_object *req, json_object *tag)
 		    "\"stream\" must be \"stdout\" or \"stderr\""));
 		return;
 	}
-	if (get_uint(req, "offset", 0, INT64_MAX, 0, &off, &e) == -1 ||
-	    get_uint(req, "max", 1, OPS_OUTPUT_MAX, OPS_OUTPUT_MAX, &max,
-	    &e) == -1) {
+	if (proto_get_int(req, "output", "offset", 0, INT64_MAX, 0, &off,
+	    &e) == -1 || proto_get_int(req, "output", "max", 1, OPS_OUTPUT_MAX,
+	    OPS_OUTPUT_MAX, &max, &e) == -1) {
 		reply_err(c, tag, &e);
 		return;
 	}

@@ -355,6 +355,26 @@ decode_output_fields(json_object *req, struct run_req *r, struct proto_err *e)
 	return (0);
 }
 
+/* An integer member in [min, max], or def if absent. */
+int
+proto_get_int(json_object *req, const char *op, const char *field,
+    int64_t min, int64_t max, int64_t def, int64_t *out, struct proto_err *e)
+{
+	json_object	*v;
+
+	*out = def;
+	if (!json_object_object_get_ex(req, field, &v))
+		return (0);
+	errno = 0;
+	*out = json_object_get_int64(v);
+	if (!json_object_is_type(v, json_type_int) || errno != 0 ||
+	    *out < min || *out > max)
+		return (perr(e, JOBD_E_BAD_REQUEST, "%s: \"%s\" must be an "
+		    "integer from %lld to %lld", op, field, (long long)min,
+		    (long long)max));
+	return (0);
+}
+
 /* priority, start_by, key, warn_before and warn_signal. */
 static int
 decode_queue_fields(json_object *req, struct run_req *r, struct proto_err *e)
@@ -362,16 +382,10 @@ decode_queue_fields(json_object *req, struct run_req *r, struct proto_err *e)
 	json_object	*v;
 	int64_t		 n;
 
-	if (json_object_object_get_ex(req, "priority", &v)) {
-		errno = 0;
-		n = json_object_get_int64(v);
-		if (!json_object_is_type(v, json_type_int) || errno != 0 ||
-		    n < -JOBD_PRIORITY_MAX || n > JOBD_PRIORITY_MAX)
-			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"priority\" "
-			    "must be an integer from %d to %d",
-			    -JOBD_PRIORITY_MAX, JOBD_PRIORITY_MAX));
-		r->priority = (int)n;
-	}
+	if (proto_get_int(req, "run", "priority", -JOBD_PRIORITY_MAX,
+	    JOBD_PRIORITY_MAX, 0, &n, e) == -1)
+		return (-1);
+	r->priority = (int)n;
 	if (get_duration(req, "start_by", &r->start_by, e) == -1 ||
 	    get_duration(req, "warn_before", &r->warn_before, e) == -1)
 		return (-1);
