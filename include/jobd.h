@@ -380,6 +380,8 @@ void		 conn_waiter_done(struct conn *);
 int		 conn_dead(struct conn *);
 unsigned int	 conn_count(void);
 uid_t		 conn_uid(struct conn *);
+int		 conn_sees_all(struct conn *);
+int		 conn_may_see(struct conn *, uid_t);
 int		 conn_take_fds(struct conn *, int *, int);
 int		 conn_has_fds(struct conn *);
 

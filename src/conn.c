@@ -116,6 +116,19 @@ conn_uid(struct conn *c)
 	return (c->uid);
 }
 
+/* Root sees every job; everyone else only their own. */
+int
+conn_sees_all(struct conn *c)
+{
+	return (c->uid == 0);
+}
+
+int
+conn_may_see(struct conn *c, uid_t owner)
+{
+	return (conn_sees_all(c) || c->uid == owner);
+}
+
 void
 conn_accept(int fd, uid_t uid, pid_t pid)
 {

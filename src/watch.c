@@ -302,8 +302,7 @@ watch_dispatch(struct watch_ev *ev, int output)
 	memset(&key, 0, sizeof(key));
 	for (w = RB_MIN(watches, &all_watches); w != NULL && w->job_id == 0;
 	    w = RB_NEXT(watches, &all_watches, w)) {
-		if ((output && !w->output) || (conn_uid(w->conn) != 0 &&
-		    conn_uid(w->conn) != uid))
+		if ((output && !w->output) || !conn_may_see(w->conn, uid))
 			continue;
 		watch_send(w, ev);
 	}
