@@ -405,6 +405,14 @@ int		 control_listen(const char *path);
 void		 control_close(void);
 const char	*control_path(void);
 
+/* notify.c: sd_notify to the service manager (no-ops without libsystemd). */
+void		 notify_init(void);
+void		 notify_ready(void);
+void		 notify_stopping(void);
+void		 notify_reloading(void);
+void		 notify_reloaded(void);
+void		 notify_free(void);
+
 /* server.c */
 void		 server_signals_init(void);
 void		 server_free(void);

@@ -1,7 +1,8 @@
 /*
- * The control socket, and nothing else: create it safely, refuse a second
- * jobd, accept with a pause on descriptor exhaustion, and let only root and
- * jobd's own uid in (SO_PEERCRED, taken at connect time).
+ * The control socket, and nothing else: create it safely (or take the one
+ * systemd passes, socket activation), refuse a second jobd, accept with a
+ * pause on descriptor exhaustion, and let only root and jobd's own uid in
+ * (SO_PEERCRED, taken at connect time).
  */
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -17,6 +19,10 @@
 #include <unistd.h>
 
 #include <event2/listener.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "jobd.h"
 #include "jobd/client.h"
@@ -27,11 +33,13 @@ static struct evconnlistener	*listener;
 static struct event		*resume_ev;
 static char			*sock_path;
 static int			 lock_fd = -1;
+static int			 activated;	/* systemd's socket */
 
 static void	control_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	control_error_cb(struct evconnlistener *, void *);
 static void	control_resume_cb(evutil_socket_t, short, void *);
+static int	control_serve(int, const char *);
 
 const char *
 control_path(void)
@@ -135,13 +143,123 @@ control_stale(const char *path, struct sockaddr_un *sun)
 	return (0);
 }
 
+/*
+ * Socket activation: the one socket systemd (or systemd-socket-activate)
+ * passed, its path in sun. Returns the fd, -1 if none was passed, -2 if what
+ * was passed is not a socket jobd can serve.
+ */
+static int
+control_passed(struct sockaddr_un *sun)
+{
+#ifdef HAVE_LIBSYSTEMD
+	socklen_t	len = sizeof(*sun);
+	int		n, fd = SD_LISTEN_FDS_START;
+
+	/* 1: unset LISTEN_*, which no job should see. */
+	if ((n = sd_listen_fds(1)) < 0) {
+		log_warnx("socket activation: sd_listen_fds: %s",
+		    strerror(-n));
+		return (-2);
+	}
+	if (n == 0)
+		return (-1);
+	if (n > 1) {
+		log_warnx("socket activation: %d sockets passed; jobd serves "
+		    "exactly one (a single ListenStream= in jobd.socket)", n);
+		return (-2);
+	}
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		log_warnx("socket activation: fd %d is not a listening "
+		    "AF_UNIX stream socket", fd);
+		return (-2);
+	}
+	memset(sun, 0, sizeof(*sun));
+	if (getsockname(fd, (struct sockaddr *)sun, &len) == -1) {
+		log_warn("socket activation: getsockname");
+		return (-2);
+	}
+	/* The lock file and the containers' names go by the path. */
+	if (len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun->sun_path[0] == '\0' || len > sizeof(*sun) ||
+	    memchr(sun->sun_path, '\0', sizeof(sun->sun_path)) == NULL) {
+		log_warnx("socket activation: the socket is not bound to a "
+		    "path");
+		return (-2);
+	}
+	if (fd_set_nonblock(fd) == -1 || fd_set_cloexec(fd) == -1) {
+		log_warn("socket activation: fcntl");
+		return (-2);
+	}
+	return (fd);
+#else
+	if (getenv("LISTEN_FDS") != NULL)
+		log_warnx("LISTEN_FDS is set, but this jobd was built without "
+		    "libsystemd: no socket activation");
+	return (-1);
+#endif
+}
+
+/* A listening socket of our own, bound with its final mode. */
+static int
+control_bind(const char *path, struct sockaddr_un *sun)
+{
+	mode_t	old;
+	int	fd;
+
+	if (control_stale(path, sun) == -1)
+		return (-1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return (-1);
+	}
+	/* The mode is right from the start: no chmod by path afterwards. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)sun, sizeof(*sun)) == -1) {
+		umask(old);
+		log_warn("bind %s", path);
+		close(fd);
+		return (-1);
+	}
+	umask(old);
+	if (listen(fd, 128) == -1) {
+		log_warn("listen %s", path);
+		close(fd);
+		unlink(path);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * A socket passed by systemd is systemd's: jobd neither creates, chmods nor
+ * unlinks it, and never probes it as stale (it would connect to itself).
+ * The lock beside it is still taken: it keeps out a jobd started by hand on
+ * the same path, and keeps this one out while such a jobd runs.
+ */
 int
 control_listen(const char *path)
 {
 	struct sockaddr_un	 sun;
 	char			 buf[sizeof(sun.sun_path)];
-	mode_t			 old;
 	int			 fd;
+
+	if ((fd = control_passed(&sun)) == -2)
+		return (-1);
+	if (fd >= 0) {
+		if (path != NULL && strcmp(path, sun.sun_path) != 0)
+			log_warnx("socket activation: serving %s, not %s",
+			    sun.sun_path, path);
+		if (control_dir(sun.sun_path) == -1 ||
+		    control_lock(sun.sun_path) == -1) {
+			close(fd);
+			return (-1);
+		}
+		activated = 1;
+		log_info("socket activation: using the socket passed by the "
+		    "service manager, %s", sun.sun_path);
+		return (control_serve(fd, sun.sun_path));
+	}
 
 	if (path == NULL && (path = jobd_socket_path(buf, sizeof(buf))) == NULL) {
 		log_warnx("default socket path too long");
@@ -155,28 +273,16 @@ control_listen(const char *path)
 		return (-1);
 	}
 	if (control_dir(path) == -1 || control_lock(path) == -1 ||
-	    control_stale(path, &sun) == -1)
+	    (fd = control_bind(path, &sun)) == -1)
 		return (-1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		log_warn("socket");
-		return (-1);
-	}
-	/* The mode is right from the start: no chmod by path afterwards. */
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		log_warn("bind %s", path);
-		close(fd);
-		return (-1);
-	}
-	umask(old);
-	if (listen(fd, 128) == -1) {
-		log_warn("listen %s", path);
-		close(fd);
-		unlink(path);
-		return (-1);
-	}
+	log_info("created socket %s", path);
+	return (control_serve(fd, path));
+}
+
+/* From here on, the same for a socket of our own and a passed one. */
+static int
+control_serve(int fd, const char *path)
+{
 	listener = evconnlistener_new(base, control_accept_cb, NULL,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (listener == NULL)
@@ -197,10 +303,11 @@ control_close(void)
 	listener = NULL;
 	event_free(resume_ev);
 	resume_ev = NULL;
-	if (unlink(sock_path) == -1 && errno != ENOENT)
+	if (!activated && unlink(sock_path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", sock_path);
 	free(sock_path);
 	sock_path = NULL;
+	activated = 0;
 	/* The lock file stays: removing it would race a starting jobd. */
 	if (lock_fd != -1)
 		close(lock_fd);

@@ -210,6 +210,7 @@ main(int argc, char **argv)
 		event_enable_debug_logging(EVENT_DBG_ALL);
 	base = base_new();
 	server_signals_init();
+	notify_init();
 	job_init();
 	reap_init();
 	sched_init();
@@ -231,6 +232,7 @@ main(int argc, char **argv)
 	log_info("jobd %s listening on %s (pid %ld, containment %s)",
 	    JOBD_VERSION, control_path(), (long)getpid(),
 	    contain_tier_name(contain_tier()));
+	notify_ready();
 
 	if (event_base_dispatch(base) == -1)
 		fatalx("event_base_dispatch failed");
@@ -244,6 +246,7 @@ main(int argc, char **argv)
 	store_close();
 	contain_fini();
 	reap_free();
+	notify_free();
 	server_free();
 	event_base_free(base);
 	config_free(&cfg);

@@ -57,6 +57,7 @@ shutdown_begin(int sig)
 	}
 	log_info("signal %d: shutting down, %u jobs to stop", sig,
 	    job_live_count());
+	notify_stopping();
 	ops_set_draining(1);
 	control_close();
 	job_cancel_all();
@@ -72,10 +73,13 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		shutdown_begin(sig);
 		break;
 	case SIGHUP:
+		notify_reloading();
 		if (config_reload(&cfg) == 0) {
 			output_files_budget(cfg.max_output_files);
 			sched_kick();	/* max_running may have grown */
 		}
+		/* A rejected config leaves the old one running: ready as well. */
+		notify_reloaded();
 		break;
 	}
 }

@@ -471,7 +471,7 @@ launch(struct jobd_inst *ji)
 }
 
 void
-start_jobd(struct jobd_inst *ji, const char *conf_text)
+new_inst(struct jobd_inst *ji, const char *conf_text)
 {
 	char		 tmpl[PATH_MAX], conf[8192];
 	const char	*tier = getenv("JOBD_TEST_CONTAINMENT");
@@ -496,6 +496,12 @@ start_jobd(struct jobd_inst *ji, const char *conf_text)
 		path_in(ji, "jobd.conf", ji->conf, sizeof(ji->conf));
 		write_file(ji->conf, conf_text, 0644);
 	}
+}
+
+void
+start_jobd(struct jobd_inst *ji, const char *conf_text)
+{
+	new_inst(ji, conf_text);
 	launch(ji);
 }
 

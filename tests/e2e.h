@@ -62,6 +62,9 @@ int		 wait_until(cond_fn, void *, int timeout_ms);
 
 /* Daemons. */
 void		 start_jobd(struct jobd_inst *, const char *conf_text);
+/* start_jobd's directory, paths and config, for a test to start jobd its
+ * own way (setting ji->pid); stop_jobd and the sweeper clean up as usual. */
+void		 new_inst(struct jobd_inst *, const char *conf_text);
 void		 restart_jobd(struct jobd_inst *);
 pid_t		 spawn_jobd(struct jobd_inst *, const char *errfile);
 int		 reap_jobd(struct jobd_inst *, int timeout_ms);
