@@ -51,6 +51,7 @@ find_prog(const char *prog, char *buf, size_t len)
 	return (found);
 }
 
+#ifdef HAVE_LIBSYSTEMD
 struct log_text {
 	const char	*path;
 	const char	*text;
@@ -66,6 +67,7 @@ log_says(void *arg)
 	free(log);
 	return (found);
 }
+#endif
 
 /*
  * systemd-analyze verify, on the test copies of the units (ExecStart= names
@@ -245,6 +247,7 @@ START_TEST(socket_activation)
 }
 END_TEST
 
+#ifdef HAVE_LIBSYSTEMD
 /* Connect and go: enough to make systemd-socket-activate start jobd. */
 static int
 poke(void *arg)
@@ -262,6 +265,7 @@ poke(void *arg)
 	close(fd);
 	return (rc == 0);
 }
+#endif
 
 /* Two sockets passed: jobd serves exactly one, so it refuses to start. */
 START_TEST(socket_activation_two)
