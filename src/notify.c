@@ -49,9 +49,9 @@ notify_status_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	char	status[sizeof(status_sent)], msg[sizeof(status) + 16];
 
-	snprintf(status, sizeof(status), "%s%u running, %u queued, %u clients",
+	snprintf(status, sizeof(status), "%s%u running, %u queued, %u client%s",
 	    stopping ? "stopping: " : "", sched_running(), queue_len(),
-	    conn_count());
+	    conn_count(), conn_count() == 1 ? "" : "s");
 	if (strcmp(status, status_sent) == 0)
 		return;
 	strlcpy(status_sent, status, sizeof(status_sent));

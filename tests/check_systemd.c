@@ -419,7 +419,7 @@ START_TEST(notify_messages)
 	expect_ok(r);
 	id = jint(r, "id");
 	json_object_put(r);
-	ck_assert_msg(notify_wait(&n, "STATUS=1 running, 0 queued, 1 clients",
+	ck_assert_msg(notify_wait(&n, "STATUS=1 running, 0 queued, 1 client",
 	    E2E_RECV_TIMEOUT_MS) >= 0, "STATUS= did not count the job; "
 	    "got:\n%s", n.seen);
 
