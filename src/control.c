@@ -218,8 +218,12 @@ control_refuse(int fd, uid_t uid, const char *code, const char *limit,
 	char		*frame;
 	size_t		 len;
 
-	log_warnx("refused connection from uid %lu: %s", (unsigned long)uid,
-	    msg);
+	if (limit != NULL)
+		log_warnx("uid %lu: limit %s: connection refused: %s",
+		    (unsigned long)uid, limit, msg);
+	else
+		log_warnx("refused connection from uid %lu: %s",
+		    (unsigned long)uid, msg);
 	/* Best effort: the socket is non-blocking and the line is short. */
 	if ((frame = proto_frame(resp, &len)) != NULL &&
 	    send(fd, frame, len, MSG_NOSIGNAL) == -1)

@@ -198,7 +198,7 @@ sched_submit(struct conn *c, json_object *req, json_object *tag,
 	if (sched_queue_full()) {
 		snprintf(msg, sizeof(msg), "run: the queue is full "
 		    "(max_queued = %u)", cfg.max_queued);
-		log_warnx("uid %lu: run refused: max_queued (%u) reached",
+		log_warnx("uid %lu: limit max_queued: run refused (%u wait)",
 		    (unsigned long)conn_uid(c), cfg.max_queued);
 		sched_reply(c, proto_error_limit(tag, JOBD_E_QUEUE_FULL,
 		    "max_queued", msg));
@@ -209,8 +209,8 @@ sched_submit(struct conn *c, json_object *req, json_object *tag,
 		snprintf(msg, sizeof(msg), "run: you have too many jobs "
 		    "waiting (max_queued_per_user = %u)",
 		    cfg.max_queued_per_user);
-		log_warnx("uid %lu: run refused: max_queued_per_user (%u) "
-		    "reached", (unsigned long)conn_uid(c),
+		log_warnx("uid %lu: limit max_queued_per_user: run refused "
+		    "(%u wait)", (unsigned long)conn_uid(c),
 		    cfg.max_queued_per_user);
 		sched_reply(c, proto_error_limit(tag, JOBD_E_QUEUE_FULL,
 		    "max_queued_per_user", msg));
