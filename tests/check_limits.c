@@ -308,6 +308,36 @@ START_TEST(test_rlimits)
 }
 END_TEST
 
+/* 3b. jobctl's --rlimit and --nice reach the job; above a ceiling fails. */
+START_TEST(test_jobctl_limits)
+{
+	char	 out[PATH_MAX], *text;
+	int	 st;
+
+	start_jobd(&J, "rlimit_nofile = 200\nnice = 1\n");
+	path_in(&J, "jobctl.out", out, sizeof(out));
+	st = run_jobctl(&J, NULL, "run", "--rlimit", "nofile=64", "--rlimit",
+	    "cpu=7", "--rlimit", "fsize=8192", "--nice", "4", "--",
+	    "/bin/sh", "-c", LIMITS_SCRIPT, NULL);
+	ck_assert_ptr_nonnull(text = read_text(out, NULL));
+	ck_assert_msg(st == 0 && strncmp(text, "64\n0\n7\n8192\n", 12) == 0 &&
+	    strstr(text, "\n4\n") != NULL, "jobctl run: status %d, \"%s\"",
+	    st, text);
+	free(text);
+	ck_assert_int_eq(unlink(out), 0);
+	st = run_jobctl(&J, NULL, "submit", "--rlimit", "nofile=999", "--",
+	    "true", NULL);
+	ck_assert_ptr_nonnull(text = read_text(out, NULL));
+	ck_assert_msg(st != 0 && strstr(text, "rlimit_nofile") != NULL,
+	    "jobctl submit above the ceiling: status %d, \"%s\"", st, text);
+	free(text);
+	ck_assert_int_eq(unlink(out), 0);
+	st = run_jobctl(&J, NULL, "submit", "--rlimit", "stack", "--", "true",
+	    NULL);
+	ck_assert_int_ne(st, 0);
+}
+END_TEST
+
 /*
  * A job that notes its start and end in file (one line each, appended by
  * one write) and, between them, waits until gate exists (bounded).
@@ -954,6 +984,7 @@ limits_suite(void)
 	add(s, "long_line", test_long_line);
 	add(s, "request_sizes", test_request_sizes);
 	add(s, "rlimits", test_rlimits);
+	add(s, "jobctl_limits", test_jobctl_limits);
 	add(s, "running_per_user", test_running_per_user);
 	add(s, "running_per_user_two", test_running_per_user_two);
 	add(s, "queued_per_user", test_queued_per_user);
