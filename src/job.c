@@ -1117,7 +1117,7 @@ job_unbegin(struct job *job)
 {
 	TAILQ_REMOVE(&live_jobs, job, entry);
 	nlive--;
-	user_running_add(job->uid, -1);
+	sched_user_done(job->uid);
 	job->state = JOB_QUEUED;
 	job->started = 0;
 	job->started_at = 0;
@@ -1144,6 +1144,7 @@ job_forget(struct job *job)
 		/* Begun, not spawned. */
 		TAILQ_REMOVE(&live_jobs, job, entry);
 		nlive--;
+		sched_user_done(job->uid);
 	} else if (job_done(job)) {
 		/* Cancelled in its first turn, by a client that guessed. */
 		TAILQ_REMOVE(&done_jobs, job, entry);
