@@ -450,16 +450,24 @@ START_TEST(test_running_per_user)
 }
 END_TEST
 
-/* A throwaway user for the cases that need a second uid (root only). */
+/*
+ * A throwaway user for the cases that need a second uid (root only), named
+ * for the runner's pid: a failed test exits without its checked teardown,
+ * so the runner's own (unchecked) teardown removes it by that name.
+ */
 static char	 tmp_user[32];
+static pid_t	 runner_pid;
 
 static void
 user_remove(void)
 {
 	char	cmd[96];
 
-	if (tmp_user[0] == '\0')
+	snprintf(tmp_user, sizeof(tmp_user), "jobdlim%ld", (long)runner_pid);
+	if (getpwnam(tmp_user) == NULL) {
+		tmp_user[0] = '\0';
 		return;
+	}
 	/* -f: even if a job of its own outlived a failed test. */
 	snprintf(cmd, sizeof(cmd), "userdel -f %s >/dev/null 2>&1", tmp_user);
 	if (system(cmd) != 0)
@@ -473,7 +481,7 @@ user_create(uid_t *uid, gid_t *gid)
 	struct passwd	*pw;
 	char		 cmd[160];
 
-	snprintf(tmp_user, sizeof(tmp_user), "jobdlim%ld", (long)getpid());
+	snprintf(tmp_user, sizeof(tmp_user), "jobdlim%ld", (long)runner_pid);
 	snprintf(cmd, sizeof(cmd), "useradd -r -M -s /bin/sh %s "
 	    ">/dev/null 2>&1", tmp_user);
 	if (system(cmd) != 0) {
@@ -499,23 +507,21 @@ chown_tree(const char *dir, uid_t uid, gid_t gid)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-struct up_arg {
-	struct jobd_inst	*ji;
-};
-
 static int
 jobd_up(void *arg)
 {
 	struct jobd_inst	*ji = arg;
 	struct jobd_client	*c;
 	char			 err[256];
-	json_object		*r;
+	json_object		*req, *r;
 	int			 ok = 0;
 
 	if ((c = jobd_connect(ji->sock, err, sizeof(err))) == NULL)
 		return (0);
 	set_recv_timeout(c, 1000);
-	r = jobd_call(c, json_tokener_parse("{\"op\":\"ping\"}"));
+	req = json_tokener_parse("{\"op\":\"ping\"}");
+	r = jobd_call(c, req);
+	json_object_put(req);
 	if (r != NULL) {
 		ok = 1;
 		json_object_put(r);
@@ -968,6 +974,14 @@ teardown(void)
 	user_remove();
 }
 
+/* In the runner, after each case, whatever happened in it. */
+static void
+sweep(void)
+{
+	e2e_sweep();
+	user_remove();
+}
+
 static void
 add(Suite *s, const char *name, const TTest *t)
 {
@@ -975,7 +989,7 @@ add(Suite *s, const char *name, const TTest *t)
 
 	/* Checked: in the test's process. Unchecked: in the runner. */
 	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, e2e_sweep);
+	tcase_add_unchecked_fixture(tc, NULL, sweep);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, t);
 	suite_add_tcase(s, tc);
@@ -1007,6 +1021,7 @@ main(void)
 	SRunner	*sr;
 	int	 failed;
 
+	runner_pid = getpid();
 	e2e_global_init();
 	sr = srunner_create(limits_suite());
 	srunner_run_all(sr, CK_NORMAL);
