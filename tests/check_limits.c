@@ -568,7 +568,7 @@ START_TEST(test_running_per_user_two)
 		e2e_skip("max_running_per_user across users: useradd failed");
 		return;
 	}
-	/* A jobd of the pgid tier on the directory, then stopped... */
+	/* A jobd made the directory, then stopped... */
 	start_jobd(&J, "max_running = 4\nmax_running_per_user = 1\n"
 	    "containment = subreaper\n");
 	ck_assert_int_eq(kill(J.pid, SIGTERM), 0);
