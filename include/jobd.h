@@ -47,6 +47,18 @@ struct jobd_config {
 	size_t		 max_output_files;	/* all files together */
 	char		*state_dir;		/* NULL: the default */
 	int		 store_memory;		/* no store on disk */
+	/* Limits (docs/limits-table.md); 0: unlimited where it says so. */
+	unsigned int	 max_args;		/* argv strings of a run */
+	size_t		 max_args_bytes;	/* ... and their bytes */
+	unsigned int	 max_env;		/* env entries of a run */
+	size_t		 max_env_bytes;		/* ... and their bytes */
+	unsigned int	 max_running_per_user;	/* 0: unlimited */
+	unsigned int	 max_queued_per_user;	/* 0: unlimited */
+	unsigned int	 max_conns;		/* 0: unlimited */
+	unsigned int	 max_conns_per_user;	/* 0: unlimited */
+	double		 client_idle_timeout;	/* 0: none */
+	uint64_t	 rlimit[6];		/* JOBD_RLIM_*; RLIM_INFINITY */
+	int		 nice;			/* of every job, at least */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -56,6 +68,37 @@ int		 config_load(struct jobd_config *, const char *path, int quiet);
 void		 config_print(const struct jobd_config *, FILE *);
 extern const char *config_path;
 int		 config_reload(struct jobd_config *);
+
+/* rlimits.c: the per-job resource limits, by name. */
+enum {
+	JOBD_RLIM_CPU, JOBD_RLIM_AS, JOBD_RLIM_NOFILE, JOBD_RLIM_NPROC,
+	JOBD_RLIM_FSIZE, JOBD_RLIM_CORE, JOBD_NRLIMITS
+};
+struct jobd_rlimit {
+	const char	*name;		/* "cpu": the request's key */
+	const char	*option;	/* "rlimit_cpu": jobd.conf's */
+	int		 resource;	/* RLIMIT_CPU */
+	const char	*unit;		/* "seconds", "bytes", ... */
+};
+extern const struct jobd_rlimit jobd_rlimits[JOBD_NRLIMITS];
+int		 rlimit_find(const char *name);
+/* jobd's own soft RLIMIT_NOFILE at start (it raises its own). */
+void		 rlimit_raise_nofile(void);
+rlim_t		 rlimit_nofile_orig(void);
+
+/* users.c: what each uid has: connections, queued and running jobs. */
+unsigned int	 user_conns(uid_t);
+void		 user_conn_add(uid_t);
+void		 user_conn_del(uid_t);
+unsigned int	 user_queued(uid_t);
+void		 user_queued_add(uid_t, int);
+unsigned int	 user_running(uid_t);
+void		 user_running_add(uid_t, int);
+/* A capped user's queue entries set aside, in queue order. */
+struct queue_entry *user_parked_first(uid_t);
+void		 user_park(struct queue_entry *);
+void		 user_unpark(struct queue_entry *);
+void		 users_free(void);
 
 /* util.c */
 uint64_t	 mono_ns(void);
@@ -89,9 +132,12 @@ struct run_req {
 	double		  warn_before;	/* 0: no warning */
 	int		  warn_sig;
 	int		  output_file;	/* captured streams to files */
+	rlim_t		  rlim[JOBD_NRLIMITS];	/* RLIM_INFINITY: not asked */
+	int		  nice;		/* INT_MIN: not asked */
 };
 struct proto_err {
 	const char	*code;
+	const char	*limit;		/* the option a limit hit names */
 	char		 msg[256];
 };
 json_object	*proto_parse_line(const char *, size_t, struct proto_err *);
@@ -110,6 +156,9 @@ void		 proto_free_run(struct run_req *);
 json_object	*proto_ok(json_object *tag);
 json_object	*proto_error(json_object *tag, const char *code,
 		     const char *msg);
+/* An error for a limit hit: "limit" names the option. */
+json_object	*proto_error_limit(json_object *tag, const char *code,
+		     const char *limit, const char *msg);
 char		*proto_frame(json_object *, size_t *len);
 void		 proto_add_output(json_object *, const char *name,
 		     const char *buf, size_t len);
@@ -199,6 +248,13 @@ struct spawn_req {
 	int		 jobd_fd;	/* jobd's pidfd: is it still there? */
 	pid_t		 leader;	/* out: the job's own pid */
 	mode_t		 umask;
+	const struct spawn_limits *limits;	/* NULL: jobd's own */
+};
+/* Set in the job before exec. */
+struct spawn_limits {
+	rlim_t		 rlim[JOBD_NRLIMITS];	/* RLIM_INFINITY: leave */
+	rlim_t		 nofile_soft;	/* RLIM_INFINITY: leave */
+	int		 nice;
 };
 struct spawn_err {
 	int		 err;		/* errno */
@@ -345,11 +401,18 @@ struct queue_entry {
 	int		 priority;
 	uint64_t	 seq;		/* FIFO within a priority */
 	unsigned int	 index;		/* in the heap */
+	uid_t		 uid;		/* whose: max_running_per_user */
+	int		 parked;	/* set aside: its user is at the cap */
+	struct queue_entry *park_next, *park_prev;
 };
 void		 queue_push(struct queue_entry *);
 struct queue_entry *queue_peek(void);
 struct queue_entry *queue_pop(void);
 void		 queue_remove(struct queue_entry *);
+/* Set aside an entry whose user runs all they may (off the heap, still
+ * counted), and put back up to n of a user's, best first. */
+void		 queue_park(struct queue_entry *);
+void		 queue_unpark(uid_t, unsigned int n);
 unsigned int	 queue_len(void);
 void		 queue_free(void);
 
@@ -394,6 +457,7 @@ void		 sched_kick(void);
 void		 sched_conn_gone(struct conn *);
 int		 sched_restore(char *err, size_t len);
 unsigned int	 sched_running(void);
+void		 sched_user_done(uid_t);
 
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);
@@ -404,6 +468,8 @@ int		 ops_draining(void);
 int		 control_listen(const char *path);
 void		 control_close(void);
 const char	*control_path(void);
+/* A connection went: a paused accept may go on. */
+void		 control_conn_gone(void);
 
 /* notify.c: sd_notify to the service manager (no-ops without libsystemd). */
 void		 notify_init(void);

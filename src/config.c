@@ -21,7 +21,7 @@
 
 enum opt_type {
 	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER,
-	OPT_SLOTS, OPT_STORE
+	OPT_SLOTS, OPT_STORE, OPT_RLIMIT, OPT_NICE
 };
 
 struct opt {
@@ -88,6 +88,51 @@ static const struct opt opts[] = {
 	{ "store", OPT_STORE, OFF(store_memory), 0, 1, "disk",
 	  "disk: jobs survive a restart; memory: they do not (tests, "
 	  "throwaway use)", 0 },
+	/* Limits (issue 6): docs/limits-table.md lists them all. */
+	{ "max_args", OPT_UINT, OFF(max_args), 1, 10000000, "16384",
+	  "strings in a run's argv; beyond, run fails with too_large", 1 },
+	{ "max_args_bytes", OPT_SIZE, OFF(max_args_bytes), 1,
+	  1024.0 * 1024 * 1024, "1M",
+	  "bytes of a run's argv strings together", 1 },
+	{ "max_env", OPT_UINT, OFF(max_env), 0, 10000000, "4096",
+	  "entries in a run's env; beyond, run fails with too_large", 1 },
+	{ "max_env_bytes", OPT_SIZE, OFF(max_env_bytes), 0,
+	  1024.0 * 1024 * 1024, "1M",
+	  "bytes of a run's env entries (NAME=VALUE) together", 1 },
+	{ "max_running_per_user", OPT_UINT, OFF(max_running_per_user), 0,
+	  1000000, "0",
+	  "jobs of one uid running at once (more wait in the queue without "
+	  "holding up other users'); 0: unlimited", 1 },
+	{ "max_queued_per_user", OPT_UINT, OFF(max_queued_per_user), 0,
+	  10000000, "0",
+	  "jobs of one uid waiting; beyond, run fails with queue_full; 0: "
+	  "only max_queued", 1 },
+	{ "max_conns", OPT_UINT, OFF(max_conns), 0, 10000000, "4096",
+	  "client connections at once; beyond, refused with limit; 0: "
+	  "unlimited", 1 },
+	{ "max_conns_per_user", OPT_UINT, OFF(max_conns_per_user), 0, 10000000,
+	  "1024", "connections of one uid at once; 0: unlimited", 1 },
+	{ "client_idle_timeout", OPT_DURATION, OFF(client_idle_timeout), 0,
+	  JOBD_DURATION_MAX, "30s",
+	  "a request line must arrive whole within this of its first byte, "
+	  "or the client is cut; 0: no bound", 1 },
+	{ "rlimit_cpu", OPT_RLIMIT, OFF(rlimit[JOBD_RLIM_CPU]), 0, 0,
+	  "unlimited", "RLIMIT_CPU of every job, seconds: its default and "
+	  "the most a run may ask", 1 },
+	{ "rlimit_as", OPT_RLIMIT, OFF(rlimit[JOBD_RLIM_AS]), 0, 0,
+	  "unlimited", "RLIMIT_AS of every job, bytes", 1 },
+	{ "rlimit_nofile", OPT_RLIMIT, OFF(rlimit[JOBD_RLIM_NOFILE]), 0, 0,
+	  "unlimited", "RLIMIT_NOFILE of every job; unlimited: the soft "
+	  "limit jobd started with", 1 },
+	{ "rlimit_nproc", OPT_RLIMIT, OFF(rlimit[JOBD_RLIM_NPROC]), 0, 0,
+	  "unlimited", "RLIMIT_NPROC of every job: processes of its real "
+	  "uid (does not bind root)", 1 },
+	{ "rlimit_fsize", OPT_RLIMIT, OFF(rlimit[JOBD_RLIM_FSIZE]), 0, 0,
+	  "unlimited", "RLIMIT_FSIZE of every job, bytes", 1 },
+	{ "rlimit_core", OPT_RLIMIT, OFF(rlimit[JOBD_RLIM_CORE]), 0, 0,
+	  "0", "RLIMIT_CORE of every job, bytes (0: no core dumps)", 1 },
+	{ "nice", OPT_NICE, OFF(nice), -20, 19, "0",
+	  "niceness of every job; a run may ask for more, never less", 1 },
 };
 
 struct jobd_config cfg;
@@ -158,6 +203,29 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 			return (-1);
 		}
 		*(int *)p = strcmp(val, "memory") == 0;
+		return (0);
+	case OPT_RLIMIT:
+		if (strcmp(val, "unlimited") == 0) {
+			*(uint64_t *)p = RLIM_INFINITY;
+			return (0);
+		}
+		if (parse_size(val, &v) == -1 || v >= 0x1p63) {
+			snprintf(err, errlen, "%s: '%s' is not a number or "
+			    "unlimited", o->name, val);
+			return (-1);
+		}
+		*(uint64_t *)p = (uint64_t)v;
+		return (0);
+	case OPT_NICE:
+		errno = 0;
+		t = (int)strtol(val, &end, 10);
+		if (errno != 0 || end == val || *end != '\0' ||
+		    t < o->min || t > o->max) {
+			snprintf(err, errlen, "%s: '%s' is not an integer from "
+			    "-20 to 19", o->name, val);
+			return (-1);
+		}
+		*(int *)p = t;
 		return (0);
 	case OPT_SIZE:
 		if (parse_size(val, &v) == -1) {
@@ -366,6 +434,16 @@ config_print(const struct jobd_config *c, FILE *f)
 		case OPT_MODE:
 			fprintf(f, "%03o", *(const unsigned int *)p);
 			break;
+		case OPT_RLIMIT:
+			if (*(const uint64_t *)p == RLIM_INFINITY)
+				fprintf(f, "unlimited");
+			else
+				fprintf(f, "%llu", (unsigned long long)
+				    *(const uint64_t *)p);
+			break;
+		case OPT_NICE:
+			fprintf(f, "%d", *(const int *)p);
+			break;
 		}
 		fprintf(f, "\t# %s\n", opts[i].help);
 	}
@@ -384,7 +462,10 @@ opt_equal(const struct opt *o, const void *a, const void *b)
 	case OPT_DURATION:
 		return (*(const double *)a == *(const double *)b);
 	case OPT_STORE:
+	case OPT_NICE:
 		return (*(const int *)a == *(const int *)b);
+	case OPT_RLIMIT:
+		return (*(const uint64_t *)a == *(const uint64_t *)b);
 	case OPT_STRING:
 	case OPT_TIER:
 		return (0);	/* none reloads */
@@ -404,7 +485,11 @@ opt_copy(const struct opt *o, void *to, const void *from)
 		*(double *)to = *(const double *)from;
 		break;
 	case OPT_STORE:
+	case OPT_NICE:
 		*(int *)to = *(const int *)from;
+		break;
+	case OPT_RLIMIT:
+		*(uint64_t *)to = *(const uint64_t *)from;
 		break;
 	default:
 		*(unsigned int *)to = *(const unsigned int *)from;

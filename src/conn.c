@@ -5,7 +5,9 @@
  *
  * An over-long line is answered with too_large and skipped up to its newline
  * (beanstalkd's bit bucket), so the stream stays in sync and the client can
- * go on.
+ * go on. A line must arrive whole within client_idle_timeout of its first
+ * byte (slow-loris); a client idle between lines, waiting for results, is
+ * never cut.
  *
  * Reading is recvmsg() of our own, not the bufferevent's, because a client
  * may pass descriptors (SCM_RIGHTS) with a request: each one is tied to the
@@ -72,6 +74,7 @@ struct conn {
 	struct event		*more_ev;	/* lines left after the cap */
 	struct event		*free_ev;
 	struct event		*rd_ev;
+	struct event		*idle_ev;	/* a line half-sent too long */
 	struct evbuffer		*in;		/* received, not yet served */
 	uint64_t		 rx_off;	/* bytes received so far */
 	uint64_t		 line_off;	/* offset of the input's start */
@@ -98,6 +101,8 @@ static void	conn_close_fds(int *, int);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_more_cb(evutil_socket_t, short, void *);
+static void	conn_idle_cb(evutil_socket_t, short, void *);
+static void	conn_idle_arm(struct conn *);
 static void	conn_free_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
 static void	conn_schedule_free(struct conn *);
@@ -143,9 +148,11 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	c->rd_ev = event_new(base, fd, EV_READ | EV_PERSIST, conn_recv_cb, c);
 	c->in = evbuffer_new();
 	c->hup_ev = event_new(base, -1, EV_PERSIST, conn_hup_cb, c);
+	c->idle_ev = evtimer_new(base, conn_idle_cb, c);
 	TAILQ_INIT(&c->held);
 	if (c->bev == NULL || c->more_ev == NULL || c->free_ev == NULL ||
-	    c->rd_ev == NULL || c->in == NULL || c->hup_ev == NULL)
+	    c->rd_ev == NULL || c->in == NULL || c->hup_ev == NULL ||
+	    c->idle_ev == NULL)
 		fatalx("%s: out of memory", __func__);
 	bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb, c);
 	if (bufferevent_enable(c->bev, EV_WRITE) == -1 ||
@@ -153,6 +160,7 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 		fatalx("%s: enable", __func__);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
+	user_conn_add(uid);
 	log_debug("conn %lu: uid %lu pid %ld", c->id, (unsigned long)uid,
 	    (long)pid);
 }
@@ -167,8 +175,9 @@ conn_room(struct conn *c, size_t len)
 	    c->held_bytes;
 	if (queued + len <= cfg.max_reply_buffer)
 		return (0);
-	log_warnx("conn %lu: uid %lu does not read its replies (%zu bytes "
-	    "queued): disconnecting", c->id, (unsigned long)c->uid, queued);
+	log_warnx("conn %lu: uid %lu: limit max_reply_buffer: does not read "
+	    "its replies (%zu bytes queued): disconnecting", c->id,
+	    (unsigned long)c->uid, queued);
 	conn_schedule_free(c);
 	return (-1);
 }
@@ -247,9 +256,10 @@ conn_fill(struct conn *c, struct conn_slot *s, json_object *resp)
 }
 
 static void
-conn_reply_error(struct conn *c, const char *code, const char *msg)
+conn_reply_error(struct conn *c, const char *code, const char *limit,
+    const char *msg)
 {
-	json_object	*resp = proto_error(NULL, code, msg);
+	json_object	*resp = proto_error_limit(NULL, code, limit, msg);
 
 	conn_send(c, resp);
 	json_object_put(resp);
@@ -317,7 +327,7 @@ conn_line(struct conn *c, const char *line, size_t len)
 	json_object		*req;
 
 	if ((req = proto_parse_line(line, len, &e)) == NULL) {
-		conn_reply_error(c, e.code, e.msg);
+		conn_reply_error(c, e.code, NULL, e.msg);
 		return;
 	}
 	ops_dispatch(c, req);
@@ -380,9 +390,11 @@ conn_process(struct conn *c)
 			    1 && !conn_last_is_cr(in, len))) {
 				snprintf(msg, sizeof(msg), "request line "
 				    "longer than %zu bytes", cfg.max_line);
-				conn_reply_error(c, JOBD_E_TOO_LARGE, msg);
-				log_info("conn %lu: over-long request line "
-				    "skipped", c->id);
+				conn_reply_error(c, JOBD_E_TOO_LARGE,
+				    "max_line", msg);
+				log_warnx("conn %lu: uid %lu: limit max_line: "
+				    "over-long request line skipped", c->id,
+				    (unsigned long)c->uid);
 				conn_drain(c, len);
 				conn_drop_fds_before(c, c->line_off);
 				c->discarding = 1;
@@ -390,6 +402,8 @@ conn_process(struct conn *c)
 			break;
 		}
 		len = (size_t)eol.pos;
+		/* A line is complete: the next one's clock starts anew. */
+		evtimer_del(c->idle_ev);
 		if (c->discarding) {
 			conn_drain(c, len + 1);
 			conn_drop_fds_before(c, c->line_off);
@@ -408,7 +422,10 @@ conn_process(struct conn *c)
 		if (n > cfg.max_line) {
 			snprintf(msg, sizeof(msg), "request line longer than "
 			    "%zu bytes", cfg.max_line);
-			conn_reply_error(c, JOBD_E_TOO_LARGE, msg);
+			conn_reply_error(c, JOBD_E_TOO_LARGE, "max_line", msg);
+			log_warnx("conn %lu: uid %lu: limit max_line: "
+			    "over-long request line", c->id,
+			    (unsigned long)c->uid);
 		} else
 			conn_line(c, line, n);
 		/* Descriptors the request did not take are not kept. */
@@ -511,12 +528,68 @@ conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 		fatalx("%s: evbuffer_add", __func__);
 	c->rx_off += (uint64_t)n;
 	conn_process(c);
+	conn_idle_arm(c);
 }
 
 static void
 conn_more_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	conn_process(arg);
+	conn_idle_arm(arg);
+}
+
+/* A line begun and not finished: it has client_idle_timeout to finish. */
+static void
+conn_idle_arm(struct conn *c)
+{
+	struct timeval	tv;
+
+	if (c->dead || c->closing || c->eof || cfg.client_idle_timeout <= 0 ||
+	    (evbuffer_get_length(c->in) == 0 && !c->discarding)) {
+		evtimer_del(c->idle_ev);
+		return;
+	}
+	if (evtimer_pending(c->idle_ev, NULL))
+		return;
+	tv = tv_from_secs(cfg.client_idle_timeout);
+	if (evtimer_add(c->idle_ev, &tv) == -1)
+		fatalx("%s: evtimer_add", __func__);
+}
+
+/*
+ * The line is still not whole: one error line, and the client goes as if
+ * it had disconnected (its jobs follow on_disconnect).
+ */
+static void
+conn_idle_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+	json_object	*resp;
+	struct timeval	 tv = { 5, 0 };
+	char		 msg[160];
+
+	if (c->dead || c->closing)
+		return;
+	snprintf(msg, sizeof(msg), "request line not finished within %gs "
+	    "(client_idle_timeout): disconnecting", cfg.client_idle_timeout);
+	log_warnx("conn %lu: uid %lu: limit client_idle_timeout: %zu bytes "
+	    "of a request line after %gs: disconnecting", c->id,
+	    (unsigned long)c->uid, evbuffer_get_length(c->in),
+	    cfg.client_idle_timeout);
+	resp = proto_error_limit(NULL, JOBD_E_LIMIT, "client_idle_timeout",
+	    msg);
+	conn_send(c, resp);
+	json_object_put(resp);
+	if (c->dead)
+		return;
+	job_conn_gone(c);
+	c->closing = 1;
+	event_del(c->rd_ev);
+	event_del(c->more_ev);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_schedule_free(c);
+	else
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 
 static void
@@ -640,6 +713,7 @@ conn_schedule_free(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(c->rd_ev);
 	event_del(c->hup_ev);
+	event_del(c->idle_ev);
 	event_active(c->free_ev, 0, 0);
 }
 
@@ -651,11 +725,13 @@ conn_free_cb(evutil_socket_t fd, short ev, void *arg)
 	job_conn_gone(c);
 	TAILQ_REMOVE(&conns, c, entry);
 	nconns--;
+	user_conn_del(c->uid);
 	bufferevent_free(c->bev);
 	event_free(c->more_ev);
 	event_free(c->free_ev);
 	event_free(c->rd_ev);
 	event_free(c->hup_ev);
+	event_free(c->idle_ev);
 	evbuffer_free(c->in);
 	while (c->nfdq > 0)
 		conn_close_fds(&c->fdq[--c->nfdq].fd, 1);
@@ -664,6 +740,7 @@ conn_free_cb(evutil_socket_t fd, short ev, void *arg)
 		conn_slot_free(c, TAILQ_FIRST(&c->held));
 	log_debug("conn %lu: freed", c->id);
 	free(c);
+	control_conn_gone();	/* a descriptor is free: accept again */
 }
 
 /* At exit, after the loop: whatever is left goes now. */

@@ -1,8 +1,9 @@
 /*
  * The control socket, and nothing else: create it safely (or take the one
  * systemd passes, socket activation), refuse a second jobd, accept with a
- * pause on descriptor exhaustion, and let only root and jobd's own uid in
- * (SO_PEERCRED, taken at connect time).
+ * pause on descriptor exhaustion, let only root and jobd's own uid in
+ * (SO_PEERCRED, taken at connect time), and hold at most max_conns
+ * connections, max_conns_per_user of one uid.
  */
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@
 
 static struct evconnlistener	*listener;
 static struct event		*resume_ev;
+static int			 paused;	/* accept hit EMFILE */
 static char			*sock_path;
 static int			 lock_fd = -1;
 static int			 activated;	/* systemd's socket */
@@ -314,18 +316,51 @@ control_close(void)
 	lock_fd = -1;
 }
 
+/* One error line (limit: the option that refused, or NULL), then close. */
 static void
-control_refuse(int fd, uid_t uid)
+control_refuse(int fd, uid_t uid, const char *code, const char *limit,
+    const char *msg)
 {
-	static const char msg[] = "{\"ok\":false,\"error\":{\"code\":\""
-	    JOBD_E_FORBIDDEN "\",\"message\":\"this jobd serves only root "
-	    "and its own user\"}}\n";
+	json_object	*resp = proto_error_limit(NULL, code, limit, msg);
+	char		*frame;
+	size_t		 len;
 
-	log_warnx("refused connection from uid %lu", (unsigned long)uid);
+	if (limit != NULL)
+		log_warnx("uid %lu: limit %s: connection refused: %s",
+		    (unsigned long)uid, limit, msg);
+	else
+		log_warnx("refused connection from uid %lu: %s",
+		    (unsigned long)uid, msg);
 	/* Best effort: the socket is non-blocking and the line is short. */
-	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL) == -1)
+	if ((frame = proto_frame(resp, &len)) != NULL &&
+	    send(fd, frame, len, MSG_NOSIGNAL) == -1)
 		log_debug("%s: send: %s", __func__, strerror(errno));
+	free(frame);
+	json_object_put(resp);
 	close(fd);
+}
+
+/* The connection caps: 0 if uid may have one more connection. */
+static int
+control_admit(int fd, uid_t uid)
+{
+	char	msg[128];
+
+	if (cfg.max_conns > 0 && conn_count() >= cfg.max_conns) {
+		snprintf(msg, sizeof(msg), "too many connections to jobd "
+		    "(max_conns = %u)", cfg.max_conns);
+		control_refuse(fd, uid, JOBD_E_LIMIT, "max_conns", msg);
+		return (-1);
+	}
+	if (cfg.max_conns_per_user > 0 &&
+	    user_conns(uid) >= cfg.max_conns_per_user) {
+		snprintf(msg, sizeof(msg), "too many connections of uid %lu "
+		    "(max_conns_per_user = %u)", (unsigned long)uid,
+		    cfg.max_conns_per_user);
+		control_refuse(fd, uid, JOBD_E_LIMIT, "max_conns_per_user", msg);
+		return (-1);
+	}
+	return (0);
 }
 
 static void
@@ -340,16 +375,25 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	if (paused) {
+		paused = 0;
+		log_info("accept: descriptors available again: accepting");
+	}
 	if (cred.uid != 0 && cred.uid != geteuid()) {
-		control_refuse(fd, cred.uid);
+		control_refuse(fd, cred.uid, JOBD_E_FORBIDDEN, NULL, "this jobd "
+		    "serves only root and its own user");
 		return;
 	}
+	if (control_admit(fd, cred.uid) == -1)
+		return;
 	conn_accept(fd, cred.uid, cred.pid);
 }
 
 /*
  * accept() failing with EMFILE leaves the connection in the backlog, so the
- * listener would spin (libevent #71): pause accepting for a moment instead.
+ * listener would spin (libevent #71): pause accepting, and try again after
+ * 100 ms, or at once when a connection closes (control_conn_gone). Logged
+ * once per episode, not per retry.
  */
 static void
 control_error_cb(struct evconnlistener *l, void *arg)
@@ -358,7 +402,11 @@ control_error_cb(struct evconnlistener *l, void *arg)
 	int		e = EVUTIL_SOCKET_ERROR();
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-		log_warnx("accept: %s: pausing for 100 ms", strerror(e));
+		if (!paused)
+			log_warnx("accept: %s: pausing (%u connections); "
+			    "retrying every 100 ms and whenever one closes",
+			    strerror(e), conn_count());
+		paused = 1;
 		evconnlistener_disable(l);
 		evtimer_add(resume_ev, &tv);
 		return;
@@ -371,4 +419,13 @@ control_resume_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	if (listener != NULL)
 		evconnlistener_enable(listener);
+}
+
+void
+control_conn_gone(void)
+{
+	if (paused && listener != NULL) {
+		evtimer_del(resume_ev);
+		evconnlistener_enable(listener);
+	}
 }

@@ -51,6 +51,7 @@ static json_object	*build_env(const struct ctl_args *);
 static json_object	*build_cwd(const struct ctl_args *);
 static void		 add_duration(json_object *, const char *, double);
 static void		 add_queue_fields(json_object *, const struct ctl_args *);
+static void		 add_limit_fields(json_object *, const struct ctl_args *);
 static void		 add_fds(json_object *, const struct run_spec *,
 			    struct run_io *);
 static void		 add_stdin(json_object *);
@@ -273,6 +274,55 @@ add_queue_fields(json_object *req, const struct ctl_args *args)
 		if (req != NULL)
 			json_object_object_add(req, "warn_signal",
 			    json_object_new_int(sig));
+	}
+	add_limit_fields(req, args);
+}
+
+/*
+ * --rlimit NAME=VALUE (repeatable; the last of a name wins) and --nice N.
+ * jobd knows the names and its ceilings: only the syntax is checked here.
+ */
+static void
+add_limit_fields(json_object *req, const struct ctl_args *args)
+{
+	json_object	*rl = NULL;
+	const char	*s, *eq;
+	char		*end, name[32];
+	long long	 v;
+	long		 n;
+	int		 idx = 0;
+
+	while ((s = args_next(args, OPT_RLIMIT, &idx)) != NULL) {
+		if ((eq = strchr(s, '=')) == NULL || eq == s ||
+		    (size_t)(eq - s) >= sizeof(name))
+			ctl_fail(ctl.cmd->usage_exit, "invalid --rlimit '%s' "
+			    "(NAME=VALUE, NAME one of cpu, as, nofile, nproc, "
+			    "fsize, core)", s);
+		errno = 0;
+		v = strtoll(eq + 1, &end, 10);
+		if (eq[1] < '0' || eq[1] > '9' || *end != '\0' || errno != 0)
+			ctl_fail(ctl.cmd->usage_exit, "invalid --rlimit '%s': "
+			    "the value must be a number", s);
+		if (req == NULL)
+			continue;
+		memcpy(name, s, (size_t)(eq - s));
+		name[eq - s] = '\0';
+		if (rl == NULL) {
+			rl = json_object_new_object();
+			json_object_object_add(req, "rlimits", rl);
+		}
+		json_object_object_add(rl, name, json_object_new_int64(v));
+	}
+	if ((s = args_get(args, OPT_NICE)) != NULL) {
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (*s == '\0' || *end != '\0' || errno != 0 || n < -20 ||
+		    n > 19)
+			ctl_fail(ctl.cmd->usage_exit, "invalid nice '%s' (-20 "
+			    "to 19)", s);
+		if (req != NULL)
+			json_object_object_add(req, "nice",
+			    json_object_new_int((int)n));
 	}
 }
 

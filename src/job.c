@@ -547,8 +547,10 @@ static void
 job_enqueue(struct job *job)
 {
 	TAILQ_INSERT_TAIL(&queued_jobs, job, entry);
+	job->qe.uid = job->uid;
 	queue_push(&job->qe);
 	job->in_queue = 1;
+	user_queued_add(job->uid, 1);
 }
 
 /* Out of the queue, for good: to run, or to end without running. */
@@ -558,6 +560,7 @@ job_unqueue(struct job *job)
 	if (job->in_queue) {
 		queue_remove(&job->qe);
 		job->in_queue = 0;
+		user_queued_add(job->uid, -1);
 	}
 	TAILQ_REMOVE(&queued_jobs, job, entry);
 	if (job->start_by_ev != NULL) {
@@ -688,6 +691,7 @@ job_begin_run(struct job *job)
 	job->req->stdin_data = NULL;
 	TAILQ_INSERT_TAIL(&live_jobs, job, entry);
 	nlive++;
+	user_running_add(job->uid, 1);
 	job_persist(job);
 }
 
@@ -701,6 +705,21 @@ job_end_request(struct job *job)
 	job->req = NULL;
 }
 
+/* The request's rlimits and nice, else jobd's (checked at decode). */
+static void
+job_limits(const struct run_req *r, struct spawn_limits *sr)
+{
+	int	i;
+
+	for (i = 0; i < JOBD_NRLIMITS; i++)
+		sr->rlim[i] = r->rlim[i] != RLIM_INFINITY ? r->rlim[i] :
+		    (rlim_t)cfg.rlimit[i];
+	/* No rlimit_nofile: what jobd had before it raised its own. */
+	sr->nofile_soft = sr->rlim[JOBD_RLIM_NOFILE] == RLIM_INFINITY ?
+	    rlimit_nofile_orig() : RLIM_INFINITY;
+	sr->nice = r->nice != INT_MIN ? r->nice : cfg.nice;
+}
+
 /*
  * Start a queued job. Always leaves it started: a spawn failure is a job
  * in state failed.
@@ -710,6 +729,7 @@ job_spawn(struct job *job)
 {
 	struct run_req		*r = job->req;
 	struct spawn_req	 sr;
+	struct spawn_limits	 lim;
 	struct spawn_err	 se;
 	int			 child[3];
 	char			 err[512], **envp;
@@ -738,6 +758,8 @@ job_spawn(struct job *job)
 	sr.fd_out = child[1];
 	sr.fd_err = child[2];
 	sr.umask = (mode_t)cfg.job_umask;
+	job_limits(r, &lim);
+	sr.limits = &lim;
 	container_spawn_req(job->ct, &sr);
 	job->wait_pid = spawn_job(&sr, &se);
 	job->pid = sr.leader;
@@ -1055,6 +1077,7 @@ job_finish(struct job *job)
 	}
 	TAILQ_REMOVE(&live_jobs, job, entry);
 	nlive--;
+	sched_user_done(job->uid);
 	job_log_end(job);
 	job_conclude(job);
 	sched_kick();	/* a slot is free */
@@ -1094,6 +1117,7 @@ job_unbegin(struct job *job)
 {
 	TAILQ_REMOVE(&live_jobs, job, entry);
 	nlive--;
+	sched_user_done(job->uid);
 	job->state = JOB_QUEUED;
 	job->started = 0;
 	job->started_at = 0;
@@ -1120,6 +1144,7 @@ job_forget(struct job *job)
 		/* Begun, not spawned. */
 		TAILQ_REMOVE(&live_jobs, job, entry);
 		nlive--;
+		sched_user_done(job->uid);
 	} else if (job_done(job)) {
 		/* Cancelled in its first turn, by a client that guessed. */
 		TAILQ_REMOVE(&done_jobs, job, entry);

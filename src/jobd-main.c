@@ -205,6 +205,8 @@ main(int argc, char **argv)
 	if (memory)
 		cfg.store_memory = 1;
 
+	/* Room for many clients (max_conns); jobs get the old soft limit. */
+	rlimit_raise_nofile();
 	event_set_log_callback(libevent_log);
 	if (debug)
 		event_enable_debug_logging(EVENT_DBG_ALL);

@@ -82,7 +82,10 @@ reply(struct conn *c, json_object *resp)
 static void
 reply_err(struct conn *c, json_object *tag, const struct proto_err *e)
 {
-	reply(c, proto_error(tag, e->code, e->msg));
+	if (e->limit != NULL)
+		log_warnx("uid %lu: limit %s: %s", (unsigned long)conn_uid(c),
+		    e->limit, e->msg);
+	reply(c, proto_error_limit(tag, e->code, e->limit, e->msg));
 }
 
 void

@@ -5,6 +5,7 @@
  * behind.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,26 @@ perr(struct proto_err *e, const char *code, const char *fmt, ...)
 	va_list	ap;
 
 	e->code = code;
+	e->limit = NULL;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+/* A limit hit: the error names the option, and jobd's log says who hit it
+ * (the caller logs, knowing the uid). */
+static int	plimit(struct proto_err *, const char *, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+plimit(struct proto_err *e, const char *code, const char *limit,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	e->code = code;
+	e->limit = limit;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
@@ -265,7 +286,7 @@ static int
 decode_argv(json_object *req, struct run_req *r, struct proto_err *e)
 {
 	json_object	*v;
-	size_t		 i, n;
+	size_t		 i, n, bytes;
 	char		 what[64];
 
 	if (!json_object_object_get_ex(req, "argv", &v))
@@ -274,6 +295,18 @@ decode_argv(json_object *req, struct run_req *r, struct proto_err *e)
 	    (n = json_object_array_length(v)) == 0)
 		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"argv\" must be a "
 		    "non-empty array of strings"));
+	/* Bounds first: nothing is copied for a request over them. */
+	if (n > cfg.max_args)
+		return (plimit(e, JOBD_E_TOO_LARGE, "max_args", "run: \"argv\" "
+		    "has %zu strings, more than max_args (%u)", n,
+		    cfg.max_args));
+	for (i = 0, bytes = 0; i < n; i++)
+		bytes += (size_t)json_object_get_string_len(
+		    json_object_array_get_idx(v, i)) + 1;
+	if (bytes > cfg.max_args_bytes)
+		return (plimit(e, JOBD_E_TOO_LARGE, "max_args_bytes", "run: "
+		    "\"argv\" has %zu bytes, more than max_args_bytes (%zu)",
+		    bytes, cfg.max_args_bytes));
 	r->argv = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		snprintf(what, sizeof(what), "\"argv\"[%zu]", i);
@@ -291,7 +324,7 @@ static int
 decode_env(json_object *req, struct run_req *r, struct proto_err *e)
 {
 	json_object	*v;
-	size_t		 i = 0, n;
+	size_t		 i = 0, n, bytes = 0;
 	char		*val;
 
 	if (!json_object_object_get_ex(req, "env", &v)) {
@@ -303,6 +336,15 @@ decode_env(json_object *req, struct run_req *r, struct proto_err *e)
 		return (perr(e, JOBD_E_BAD_REQUEST,
 		    "run: \"env\" must be an object of strings"));
 	n = (size_t)json_object_object_length(v);
+	if (n > cfg.max_env)
+		return (plimit(e, JOBD_E_TOO_LARGE, "max_env", "run: \"env\" "
+		    "has %zu entries, more than max_env (%u)", n, cfg.max_env));
+	json_object_object_foreach(v, k, sv)
+		bytes += strlen(k) + 2 + (size_t)json_object_get_string_len(sv);
+	if (bytes > cfg.max_env_bytes)
+		return (plimit(e, JOBD_E_TOO_LARGE, "max_env_bytes", "run: "
+		    "\"env\" has %zu bytes, more than max_env_bytes (%zu)",
+		    bytes, cfg.max_env_bytes));
 	r->envp = xcalloc(n + 1, sizeof(char *));
 	json_object_object_foreach(v, key, ev) {
 		if (*key == '\0' || strchr(key, '=') != NULL)
@@ -329,9 +371,14 @@ decode_output_fields(json_object *req, struct run_req *r, struct proto_err *e)
 			    "run: \"max_output\" must be an integer"));
 		errno = 0;
 		n = json_object_get_int64(v);
-		if (n < 0 || errno != 0 || (uint64_t)n > cfg.max_output_limit)
+		if (n < 0 || errno != 0 || n == INT64_MAX)
 			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"max_output\" "
 			    "must be between 0 and %zu", cfg.max_output_limit));
+		if ((uint64_t)n > cfg.max_output_limit)
+			return (plimit(e, JOBD_E_TOO_LARGE, "max_output_limit",
+			    "run: \"max_output\" %lld is more than "
+			    "max_output_limit (%zu)", (long long)n,
+			    cfg.max_output_limit));
 		r->max_output = (size_t)n;
 	}
 	if (json_object_object_get_ex(req, "stdin", &v)) {
@@ -421,6 +468,66 @@ decode_queue_fields(json_object *req, struct run_req *r, struct proto_err *e)
 	return (0);
 }
 
+/*
+ * "rlimits": {"cpu": 10, ...} and "nice": a job may ask for less than
+ * jobd's ceilings (rlimit_cpu ..., nice), never more: that is an error
+ * naming the limit, not a silent clamp.
+ */
+static int
+decode_rlimits(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	json_object	*v;
+	int64_t		 n;
+	uint64_t	 ceil;
+	int		 i;
+
+	for (i = 0; i < JOBD_NRLIMITS; i++)
+		r->rlim[i] = RLIM_INFINITY;
+	r->nice = INT_MIN;
+	if (json_object_object_get_ex(req, "rlimits", &v)) {
+		if (!json_object_is_type(v, json_type_object))
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"rlimits\" "
+			    "must be an object of integers"));
+		json_object_object_foreach(v, key, lv) {
+			if ((i = rlimit_find(key)) == -1)
+				return (perr(e, JOBD_E_BAD_REQUEST, "run: "
+				    "\"rlimits\": unknown limit \"%.32s\" "
+				    "(cpu, as, nofile, nproc, fsize, core)",
+				    key));
+			errno = 0;
+			n = json_object_get_int64(lv);
+			if (!json_object_is_type(lv, json_type_int) ||
+			    errno != 0 || n < 0)
+				return (perr(e, JOBD_E_BAD_REQUEST, "run: "
+				    "\"rlimits\": \"%s\" must be a "
+				    "non-negative integer", key));
+			ceil = cfg.rlimit[i];
+			if (ceil != RLIM_INFINITY && (uint64_t)n > ceil)
+				return (plimit(e, JOBD_E_LIMIT,
+				    jobd_rlimits[i].option, "run: \"rlimits\": "
+				    "\"%s\" %lld is above jobd's ceiling %s = "
+				    "%llu", key, (long long)n,
+				    jobd_rlimits[i].option,
+				    (unsigned long long)ceil));
+			r->rlim[i] = (rlim_t)n;
+		}
+	}
+	if (json_object_object_get_ex(req, "nice", &v)) {
+		errno = 0;
+		n = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || errno != 0 ||
+		    n < -20 || n > 19)
+			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"nice\" must "
+			    "be an integer from -20 to 19"));
+		if (n < cfg.nice)
+			return (plimit(e, JOBD_E_LIMIT, "nice", "run: \"nice\" "
+			    "%lld is below jobd's nice = %d (a job may only be "
+			    "nicer)", (long long)n, cfg.nice));
+		r->nice = (int)n;
+	}
+	return (0);
+}
+
 /* "fds": which stdio slots the descriptors passed with the line are for. */
 static int
 decode_fds(json_object *req, struct run_req *r, struct proto_err *e)
@@ -461,7 +568,8 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	static const char *const fields[] = { "argv", "env", "cwd", "timeout",
 	    "kill_after", "signal", "stdin", "max_output", "wait",
 	    "on_disconnect", "fds", "events", "priority", "start_by", "key",
-	    "warn_before", "warn_signal", "output_file", NULL };
+	    "warn_before", "warn_signal", "output_file", "rlimits", "nice",
+	    NULL };
 	json_object	*v;
 
 	memset(r, 0, sizeof(*r));
@@ -479,7 +587,8 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	    get_bool(req, "events", &r->events, e) == -1 ||
 	    decode_output_fields(req, r, e) == -1 ||
 	    decode_fds(req, r, e) == -1 ||
-	    decode_queue_fields(req, r, e) == -1)
+	    decode_queue_fields(req, r, e) == -1 ||
+	    decode_rlimits(req, r, e) == -1)
 		goto fail;
 	if (json_object_object_get_ex(req, "cwd", &v)) {
 		if (get_cstring(v, "run: \"cwd\"", &r->cwd, e) == -1)
@@ -540,6 +649,13 @@ proto_ok(json_object *tag)
 json_object *
 proto_error(json_object *tag, const char *code, const char *msg)
 {
+	return (proto_error_limit(tag, code, NULL, msg));
+}
+
+json_object *
+proto_error_limit(json_object *tag, const char *code, const char *limit,
+    const char *msg)
+{
 	json_object	*o = json_object_new_object(), *err;
 
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
@@ -548,6 +664,9 @@ proto_error(json_object *tag, const char *code, const char *msg)
 	err = json_object_new_object();
 	json_object_object_add(err, "code", json_object_new_string(code));
 	json_object_object_add(err, "message", json_object_new_string(msg));
+	if (limit != NULL)
+		json_object_object_add(err, "limit",
+		    json_object_new_string(limit));
 	json_object_object_add(o, "error", err);
 	return (o);
 }

@@ -4,6 +4,12 @@
  * jobs; the heap is an array of pointers that grows by doubling. sched.c
  * refuses a run that would leave more than max_queued waiting once the free
  * slots are filled (more may wait after a restart that lowered the bound).
+ *
+ * max_running_per_user: an entry at the top whose user already runs all
+ * they may is parked (users.c keeps it, in queue order) so that the heap's
+ * top is always something that can start; when one of that user's jobs
+ * ends, sched.c puts back as many of theirs as may now run, best first.
+ * A user at the cap so costs nothing per turn, and holds no one up.
  */
 #include <stdlib.h>
 
@@ -11,7 +17,7 @@
 #include "xmalloc.h"
 
 static struct queue_entry	**heap;
-static unsigned int		  len, cap;
+static unsigned int		  len, cap, nparked;
 
 /* 1 if a goes before b. */
 static int
@@ -87,6 +93,12 @@ queue_remove(struct queue_entry *e)
 {
 	unsigned int	i = e->index;
 
+	if (e->parked) {
+		user_unpark(e);
+		e->parked = 0;
+		nparked--;
+		return;
+	}
 	if (--len == i)
 		return;
 	place(heap[len], i);
@@ -104,10 +116,30 @@ queue_pop(void)
 	return (e);
 }
 
+void
+queue_park(struct queue_entry *e)
+{
+	queue_remove(e);
+	e->parked = 1;
+	nparked++;
+	user_park(e);
+}
+
+void
+queue_unpark(uid_t uid, unsigned int n)
+{
+	struct queue_entry	*e;
+
+	while (n-- > 0 && (e = user_parked_first(uid)) != NULL) {
+		queue_remove(e);
+		queue_push(e);
+	}
+}
+
 unsigned int
 queue_len(void)
 {
-	return (len);
+	return (len + nparked);
 }
 
 void
@@ -115,5 +147,5 @@ queue_free(void)
 {
 	free(heap);
 	heap = NULL;
-	len = cap = 0;
+	len = cap = nparked = 0;
 }

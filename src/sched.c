@@ -74,6 +74,7 @@ sched_free(void)
 	free(fresh);
 	fresh = NULL;
 	queue_free();
+	users_free();
 }
 
 /* Something for the end of this turn: a write to commit, a slot to fill. */
@@ -160,6 +161,22 @@ sched_queue_full(void)
 	return (waiting > slots && waiting - slots > cfg.max_queued);
 }
 
+/* The same, for one user: what they may start at once does not wait. */
+static int
+sched_user_queue_full(uid_t uid)
+{
+	unsigned int	slots = sched_free_slots(), waiting, cap, running;
+
+	if (cfg.max_queued_per_user == 0)
+		return (0);
+	cap = cfg.max_running_per_user;
+	running = user_running(uid);
+	if (cap > 0 && (running >= cap || cap - running < slots))
+		slots = running >= cap ? 0 : cap - running;
+	waiting = user_queued(uid) + 1;
+	return (waiting > slots && waiting - slots > cfg.max_queued_per_user);
+}
+
 /*
  * A decoded run request (taken over). The answer comes at the end of the
  * turn, unless the request fails here.
@@ -181,7 +198,22 @@ sched_submit(struct conn *c, json_object *req, json_object *tag,
 	if (sched_queue_full()) {
 		snprintf(msg, sizeof(msg), "run: the queue is full "
 		    "(max_queued = %u)", cfg.max_queued);
-		sched_reply(c, proto_error(tag, JOBD_E_QUEUE_FULL, msg));
+		log_warnx("uid %lu: limit max_queued: run refused (%u wait)",
+		    (unsigned long)conn_uid(c), cfg.max_queued);
+		sched_reply(c, proto_error_limit(tag, JOBD_E_QUEUE_FULL,
+		    "max_queued", msg));
+		proto_free_run(r);
+		return;
+	}
+	if (sched_user_queue_full(conn_uid(c))) {
+		snprintf(msg, sizeof(msg), "run: you have too many jobs "
+		    "waiting (max_queued_per_user = %u)",
+		    cfg.max_queued_per_user);
+		log_warnx("uid %lu: limit max_queued_per_user: run refused "
+		    "(%u wait)", (unsigned long)conn_uid(c),
+		    cfg.max_queued_per_user);
+		sched_reply(c, proto_error_limit(tag, JOBD_E_QUEUE_FULL,
+		    "max_queued_per_user", msg));
 		proto_free_run(r);
 		return;
 	}
@@ -244,10 +276,30 @@ sched_begin(void)
 	if (ops_draining())
 		return;
 	while (slots > 0 && (e = queue_peek()) != NULL) {
+		if (cfg.max_running_per_user > 0 &&
+		    user_running(e->uid) >= cfg.max_running_per_user) {
+			queue_park(e);
+			continue;
+		}
 		job_begin_run(job_from_qentry(e));
 		sched_starting_add(job_from_qentry(e));
 		slots--;
 	}
+}
+
+/*
+ * A job of uid's ended: of its jobs set aside at max_running_per_user, as
+ * many go back to the queue as may now run (all, if the cap was lifted).
+ */
+void
+sched_user_done(uid_t uid)
+{
+	unsigned int	running, cap = cfg.max_running_per_user;
+
+	user_running_add(uid, -1);
+	running = user_running(uid);
+	queue_unpark(uid, cap == 0 ? ~0U : running < cap ? cap - running : 0);
+	sched_kick();
 }
 
 static void

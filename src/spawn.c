@@ -16,6 +16,7 @@
  */
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -153,6 +154,51 @@ child_write(struct child_args *a, const char *path, const char *text)
 	close(fd);
 }
 
+/*
+ * The job's resource limits and niceness, set in the job itself (never in
+ * a shim), while it is still jobd's uid: each limit soft and hard, never
+ * above the hard limit jobd has. A job may be made nicer than jobd; made
+ * less nice only by a root jobd.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_limits(struct child_args *a)
+{
+	const struct spawn_limits *r = a->req->limits;
+	struct rlimit		 rl;
+	int			 i, cur;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < JOBD_NRLIMITS; i++) {
+		if (r->rlim[i] == RLIM_INFINITY)
+			continue;
+		if (getrlimit(jobd_rlimits[i].resource, &rl) == -1)
+			child_fail(a, "getrlimit", errno);
+		if (r->rlim[i] < rl.rlim_max)
+			rl.rlim_max = r->rlim[i];
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(jobd_rlimits[i].resource, &rl) == -1)
+			child_fail(a, "setrlimit", errno);
+	}
+	if (r->nofile_soft != RLIM_INFINITY) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			child_fail(a, "getrlimit", errno);
+		if (r->nofile_soft < rl.rlim_cur) {
+			rl.rlim_cur = r->nofile_soft;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+				child_fail(a, "setrlimit", errno);
+		}
+	}
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0)
+		child_fail(a, "getpriority", errno);
+	if (r->nice != cur && (r->nice > cur || geteuid() == 0) &&
+	    setpriority(PRIO_PROCESS, 0, r->nice) == -1)
+		child_fail(a, "setpriority", errno);
+}
+
 /* The job's process, up to its exec. */
 __attribute__((no_sanitize("address", "undefined")))
 static void
@@ -173,6 +219,7 @@ child_setup(struct child_args *a)
 	/* Belt and braces: every fd of jobd is CLOEXEC already. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
 		child_fail(a, "close_range", errno);
+	child_limits(a);
 	umask(r->umask);
 	if (chdir(r->cwd) == -1)
 		child_fail(a, "chdir", errno);

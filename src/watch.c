@@ -195,6 +195,7 @@ watch_parse(json_object *req, struct watch *key, struct proto_err *e)
 		return (0);
 	if (!json_object_is_type(v, json_type_boolean)) {
 		e->code = JOBD_E_BAD_REQUEST;
+		e->limit = NULL;
 		strlcpy(e->msg, "watch: \"output\" must be true or false",
 		    sizeof(e->msg));
 		return (-1);
@@ -229,6 +230,7 @@ static int
 watch_reserve(struct conn *c, struct proto_err *e)
 {
 	e->code = JOBD_E_LIMIT;
+	e->limit = NULL;
 	if (watch_count(c) >= WATCH_MAX_PER_CONN) {
 		snprintf(e->msg, sizeof(e->msg), "too many watches on this "
 		    "connection (at most %d)", WATCH_MAX_PER_CONN);

@@ -118,6 +118,39 @@ START_TEST(test_containment)
 }
 END_TEST
 
+/* The limits' options: their defaults, and the two types of their own. */
+START_TEST(test_limits)
+{
+	struct jobd_config	 c;
+	char			*path;
+
+	config_defaults(&c);
+	ck_assert_uint_eq(c.max_args, 16384);
+	ck_assert_uint_eq(c.max_env, 4096);
+	ck_assert_uint_eq(c.max_conns, 4096);
+	ck_assert_uint_eq(c.max_conns_per_user, 1024);
+	ck_assert_uint_eq(c.max_running_per_user, 0);
+	ck_assert_double_eq(c.client_idle_timeout, 30);
+	ck_assert(c.rlimit[JOBD_RLIM_CPU] == RLIM_INFINITY);
+	ck_assert(c.rlimit[JOBD_RLIM_CORE] == 0);
+	ck_assert_int_eq(c.nice, 0);
+	path = conf_file("rlimit_as = 2G\nrlimit_nofile = 256\n"
+	    "rlimit_core = unlimited\nnice = -5\nclient_idle_timeout = 0\n");
+	ck_assert_int_eq(config_load(&c, path, 1), 0);
+	ck_assert(c.rlimit[JOBD_RLIM_AS] == 2ULL * 1024 * 1024 * 1024);
+	ck_assert(c.rlimit[JOBD_RLIM_NOFILE] == 256);
+	ck_assert(c.rlimit[JOBD_RLIM_CORE] == RLIM_INFINITY);
+	ck_assert_int_eq(c.nice, -5);
+	ck_assert_double_eq(c.client_idle_timeout, 0);
+	unlink(path);
+	path = conf_file("rlimit_cpu = -1\nrlimit_as = lots\nnice = 20\n"
+	    "nice = 1.5\nmax_args = 0\n");
+	ck_assert_int_eq(config_load(&c, path, 1), 5);
+	unlink(path);
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(test_missing)
 {
 	struct jobd_config	c;
@@ -138,6 +171,7 @@ config_suite(void)
 	tcase_add_test(tc, test_load);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_missing);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_containment);
 	suite_add_tcase(s, tc);
 	return (s);

@@ -1132,7 +1132,7 @@ START_TEST(priorities)
 		expect_error(call(c, job_req(jargv("true", NULL), NULL,
 		    "\"priority\":%s", bad[k])), "bad_request");
 	expect_error(call(c, job_req(jargv("true", NULL), NULL,
-	    "\"priority\":-1000,\"nice\":1")), "bad_request");
+	    "\"priority\":-1000,\"niceness\":1")), "bad_request");
 
 	cancel_ok(c, blocker);
 	job = wait_job(c, blocker);

@@ -1,5 +1,6 @@
 /* proto.c: decoding (valid, malformed, wrong types, huge numbers, non-UTF-8,
  * trailing bytes) and encoding (framing, output encoding). */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,54 @@ START_TEST(test_run_bad)
 }
 END_TEST
 
+/* rlimits and nice: below the ceilings taken, above them a limit error. */
+START_TEST(test_run_limits)
+{
+	struct proto_err	 e;
+	struct run_req		 r;
+	struct jobd_config	 saved = cfg;
+
+	cfg.rlimit[JOBD_RLIM_NOFILE] = 100;
+	cfg.nice = 2;
+	cfg.max_args = 2;
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"],"
+	    "\"rlimits\":{\"nofile\":50,\"cpu\":9},\"nice\":3}", &r, &e), 0);
+	ck_assert(r.rlim[JOBD_RLIM_NOFILE] == 50);
+	ck_assert(r.rlim[JOBD_RLIM_CPU] == 9);
+	ck_assert(r.rlim[JOBD_RLIM_AS] == RLIM_INFINITY);
+	ck_assert_int_eq(r.nice, 3);
+	proto_free_run(&r);
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"]}", &r,
+	    &e), 0);
+	ck_assert_int_eq(r.nice, INT_MIN);
+	proto_free_run(&r);
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"],"
+	    "\"rlimits\":{\"nofile\":101}}", &r, &e), -1);
+	ck_assert_str_eq(e.code, JOBD_E_LIMIT);
+	ck_assert_str_eq(e.limit, "rlimit_nofile");
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"],"
+	    "\"nice\":1}", &r, &e), -1);
+	ck_assert_str_eq(e.limit, "nice");
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\",\"a\","
+	    "\"b\"]}", &r, &e), -1);
+	ck_assert_str_eq(e.code, JOBD_E_TOO_LARGE);
+	ck_assert_str_eq(e.limit, "max_args");
+	ck_assert_ptr_null(r.argv);
+	/* Not limits: plain bad requests, without a limit named. */
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"],"
+	    "\"rlimits\":{\"stack\":1}}", &r, &e), -1);
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	ck_assert_ptr_null(e.limit);
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"],"
+	    "\"rlimits\":{\"cpu\":-1}}", &r, &e), -1);
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"ls\"],"
+	    "\"nice\":20}", &r, &e), -1);
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	cfg = saved;
+}
+END_TEST
+
 START_TEST(test_signals)
 {
 	static const struct { const char *req; int sig; } t[] = {
@@ -410,6 +459,7 @@ proto_suite(void)
 	tcase_add_loop_test(tc, test_run_bad, 0,
 	    sizeof(bad_runs) / sizeof(bad_runs[0]));
 	tcase_add_test(tc, test_signals);
+	tcase_add_test(tc, test_run_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("encode");
