@@ -66,6 +66,7 @@ void		 config_free(struct jobd_config *);
 /* Returns the number of errors, each printed as "file:line: message". */
 int		 config_load(struct jobd_config *, const char *path, int quiet);
 void		 config_print(const struct jobd_config *, FILE *);
+int		 config_option(size_t, const char **, const char **);
 extern const char *config_path;
 int		 config_reload(struct jobd_config *);
 

@@ -114,12 +114,16 @@ jobd_connect(const char *path, char *err, size_t errlen)
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
+	/*
+	 * Not strlcpy: on glibc before 2.38 it comes from libbsd, and the
+	 * installed library would then need -lbsd in every program using it.
+	 */
+	if (strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "%s: socket path too long", path);
 		errno = ENAMETOOLONG;
 		return (NULL);
 	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		saved = errno;
 		snprintf(err, errlen, "socket: %s", strerror(saved));

@@ -299,6 +299,21 @@ opt_find(const char *name)
 	return (NULL);
 }
 
+/*
+ * The name and default of the i-th option, for those that must agree with
+ * the table (tests/check_config.c holds etc/jobd.conf and jobd.conf(5) to
+ * it). Returns -1 past the last option.
+ */
+int
+config_option(size_t i, const char **name, const char **def)
+{
+	if (i >= sizeof(opts) / sizeof(opts[0]))
+		return (-1);
+	*name = opts[i].name;
+	*def = opts[i].def;
+	return (0);
+}
+
 void
 config_defaults(struct jobd_config *c)
 {

@@ -1,4 +1,6 @@
 /* config.c: defaults, parsing, errors with their line numbers. */
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,226 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/*
+ * The option table, etc/jobd.conf and jobd.conf(5) must agree: every option
+ * in both texts with the table's default, and no other. Read from the
+ * source tree, so that an option added to the table alone fails here.
+ */
+#ifndef JOBD_SRCDIR
+#error "JOBD_SRCDIR must name the source tree (etc/jobd.conf, man/jobd.conf.5)"
+#endif
+
+struct text {
+	char	**line;
+	size_t	  n;
+};
+
+static void
+text_read(const char *rel, struct text *t)
+{
+	char	 path[4096];
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 len;
+
+	snprintf(path, sizeof(path), "%s/%s", JOBD_SRCDIR, rel);
+	f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "%s: cannot open", path);
+	t->line = NULL;
+	t->n = 0;
+	while ((len = getline(&line, &cap, f)) != -1) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		t->line = realloc(t->line, (t->n + 1) * sizeof(*t->line));
+		ck_assert_ptr_nonnull(t->line);
+		t->line[t->n] = strdup(line);
+		ck_assert_ptr_nonnull(t->line[t->n]);
+		t->n++;
+		ck_assert_uint_lt(t->n, 100000);
+	}
+	free(line);
+	fclose(f);
+}
+
+static void
+text_free(struct text *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->line[i]);
+	free(t->line);
+}
+
+static int
+table_has(const char *name, size_t len)
+{
+	const char	*n, *d;
+	size_t		 i;
+
+	for (i = 0; config_option(i, &n, &d) == 0; i++)
+		if (strlen(n) == len && strncmp(n, name, len) == 0)
+			return (1);
+	return (0);
+}
+
+/* Append one complaint; the test lists them all, then fails. */
+static void complain(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+complain(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t	used = strlen(buf);
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (used < len)
+		vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * An option line of etc/jobd.conf: "#name = value" (commented out, as
+ * shipped) or "name = value"; prose comments start with "# ". Returns the
+ * name's length and sets *value (trimmed), or 0 for any other line.
+ */
+static size_t
+conf_option_line(const char *line, const char **name, const char **value)
+{
+	const char	*p = line, *q;
+
+	if (*p == '#')
+		p++;
+	if (!islower((unsigned char)*p))
+		return (0);
+	for (q = p; islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
+	    *q == '_'; q++)
+		;
+	*name = p;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	if (*q != '=')
+		return (0);
+	for (q++; *q == ' ' || *q == '\t'; q++)
+		;
+	*value = q;
+	return ((size_t)(strcspn(p, " \t=")));
+}
+
+START_TEST(test_conf_file_matches_table)
+{
+	struct text	 t;
+	const char	*name, *def, *n, *v;
+	char		 errs[8192] = "";
+	size_t		 i, j, len;
+	int		 found;
+
+	text_read("etc/jobd.conf", &t);
+	for (j = 0; j < t.n; j++) {
+		if ((len = conf_option_line(t.line[j], &n, &v)) == 0)
+			continue;
+		if (!table_has(n, len))
+			complain(errs, sizeof(errs), "etc/jobd.conf names an "
+			    "option the table lacks: %s\n", t.line[j]);
+	}
+	for (i = 0; config_option(i, &name, &def) == 0; i++) {
+		found = 0;
+		for (j = 0; j < t.n && !found; j++) {
+			len = conf_option_line(t.line[j], &n, &v);
+			found = len == strlen(name) &&
+			    strncmp(n, name, len) == 0 && strcmp(v, def) == 0;
+		}
+		if (!found)
+			complain(errs, sizeof(errs), "etc/jobd.conf has no "
+			    "line \"#%s = %s\" (the table's default)\n", name,
+			    def);
+	}
+	text_free(&t);
+	ck_assert_msg(errs[0] == '\0', "%s", errs);
+}
+END_TEST
+
+/* ".It Cm name Pq type": an option of jobd.conf(5); 0 for any other line. */
+static size_t
+man_option_line(const char *line, const char **name)
+{
+	size_t	len;
+
+	if (strncmp(line, ".It Cm ", 7) != 0)
+		return (0);
+	*name = line + 7;
+	len = strcspn(*name, " ");
+	if (strncmp(*name + len, " Pq ", 4) != 0)
+		return (0);
+	return (len);
+}
+
+/* The item of option name documents def as its default. */
+static int
+man_has_default(const struct text *t, size_t item, const char *def)
+{
+	const char	*n, *ql;
+	size_t		 j, len;
+
+	for (j = item + 1; j < t->n; j++) {
+		if (man_option_line(t->line[j], &n) != 0 ||
+		    strncmp(t->line[j], ".Sh", 3) == 0)
+			break;
+		if (*def == '\0') {
+			if (strncmp(t->line[j], "Default: empty", 14) == 0)
+				return (1);
+			continue;
+		}
+		if (strcmp(t->line[j], "Default:") != 0 || j + 1 >= t->n)
+			continue;
+		ql = t->line[j + 1];
+		len = strlen(def);
+		if (strncmp(ql, ".Ql ", 4) == 0 &&
+		    strncmp(ql + 4, def, len) == 0 &&
+		    (ql[4 + len] == '\0' || ql[4 + len] == ' '))
+			return (1);
+	}
+	return (0);
+}
+
+START_TEST(test_man_page_matches_table)
+{
+	struct text	 t;
+	const char	*name, *def, *n;
+	char		 errs[8192] = "";
+	size_t		 i, j, len;
+	int		 found;
+
+	text_read("man/jobd.conf.5", &t);
+	for (j = 0; j < t.n; j++) {
+		if ((len = man_option_line(t.line[j], &n)) == 0)
+			continue;
+		if (!table_has(n, len))
+			complain(errs, sizeof(errs), "jobd.conf.5 names an "
+			    "option the table lacks: %s\n", t.line[j]);
+	}
+	for (i = 0; config_option(i, &name, &def) == 0; i++) {
+		found = 0;
+		for (j = 0; j < t.n && !found; j++) {
+			len = man_option_line(t.line[j], &n);
+			found = len == strlen(name) &&
+			    strncmp(n, name, len) == 0;
+		}
+		if (!found)
+			complain(errs, sizeof(errs), "jobd.conf.5 has no "
+			    "\".It Cm %s Pq type\" item\n", name);
+		else if (!man_has_default(&t, j - 1, def))
+			complain(errs, sizeof(errs), "jobd.conf.5: %s: no "
+			    "\"Default:\" with the table's default '%s'\n",
+			    name, def);
+	}
+	text_free(&t);
+	ck_assert_msg(errs[0] == '\0', "%s", errs);
+}
+END_TEST
+
 START_TEST(test_missing)
 {
 	struct jobd_config	c;
@@ -173,6 +395,8 @@ config_suite(void)
 	tcase_add_test(tc, test_missing);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_containment);
+	tcase_add_test(tc, test_conf_file_matches_table);
+	tcase_add_test(tc, test_man_page_matches_table);
 	suite_add_tcase(s, tc);
 	return (s);
 }
