@@ -21,7 +21,7 @@
 
 enum opt_type {
 	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER,
-	OPT_SLOTS, OPT_STORE
+	OPT_SLOTS, OPT_STORE, OPT_LOG_TARGET, OPT_LOG_LEVEL
 };
 
 struct opt {
@@ -88,6 +88,12 @@ static const struct opt opts[] = {
 	{ "store", OPT_STORE, OFF(store_memory), 0, 1, "disk",
 	  "disk: jobs survive a restart; memory: they do not (tests, "
 	  "throwaway use)", 0 },
+	/* Logging (see log.c); jobd -l and -v override these. */
+	{ "log", OPT_LOG_TARGET, OFF(log_to), 0, 0, "stderr",
+	  "where jobd logs: stderr (the journal under systemd) or syslog "
+	  "(facility daemon)", 1 },
+	{ "log_level", OPT_LOG_LEVEL, OFF(log_level), 0, 0, "info",
+	  "least severe lines logged: error, warning, info or debug", 1 },
 };
 
 struct jobd_config cfg;
@@ -158,6 +164,22 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 			return (-1);
 		}
 		*(int *)p = strcmp(val, "memory") == 0;
+		return (0);
+	case OPT_LOG_TARGET:
+		if ((t = log_parse_target(val)) == -1) {
+			snprintf(err, errlen, "%s: '%s' is not stderr or "
+			    "syslog", o->name, val);
+			return (-1);
+		}
+		*(unsigned int *)p = (unsigned int)t;
+		return (0);
+	case OPT_LOG_LEVEL:
+		if ((t = log_parse_level(val)) == -1) {
+			snprintf(err, errlen, "%s: '%s' is not one of error, "
+			    "warning, info, debug", o->name, val);
+			return (-1);
+		}
+		*(unsigned int *)p = (unsigned int)t;
 		return (0);
 	case OPT_SIZE:
 		if (parse_size(val, &v) == -1) {
@@ -365,6 +387,14 @@ config_print(const struct jobd_config *c, FILE *f)
 			break;
 		case OPT_MODE:
 			fprintf(f, "%03o", *(const unsigned int *)p);
+			break;
+		case OPT_LOG_TARGET:
+			fprintf(f, "%s", *(const unsigned int *)p ==
+			    LOG_TO_SYSLOG ? "syslog" : "stderr");
+			break;
+		case OPT_LOG_LEVEL:
+			fprintf(f, "%s",
+			    log_level_name((int)*(const unsigned int *)p));
 			break;
 		}
 		fprintf(f, "\t# %s\n", opts[i].help);

@@ -215,6 +215,7 @@ control_refuse(int fd, uid_t uid)
 	    "and its own user\"}}\n";
 
 	log_warnx("refused connection from uid %lu", (unsigned long)uid);
+	stats_count(STAT_CONN_REFUSED, 1);
 	/* Best effort: the socket is non-blocking and the line is short. */
 	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL) == -1)
 		log_debug("%s: send: %s", __func__, strerror(errno));
