@@ -36,7 +36,8 @@ enum {
 	OPT_START_BY,
 	OPT_WARN_BEFORE,
 	OPT_WARN_SIGNAL,
-	OPT_OUTPUT_FILE
+	OPT_OUTPUT_FILE,
+	OPT_PROMETHEUS
 };
 
 struct ctl_args;
@@ -132,6 +133,9 @@ int		 cmd_status(struct ctl_args *);
 int		 cmd_list(struct ctl_args *);
 int		 cmd_cancel(struct ctl_args *);
 int		 cmd_ping(struct ctl_args *);
+
+/* ctl-stats.c */
+int		 cmd_stats(struct ctl_args *);
 
 /* ctl-watch.c */
 int		 cmd_watch(struct ctl_args *);
