@@ -479,6 +479,8 @@ config_reload(struct jobd_config *cur)
 		changed++;
 	}
 	config_free(&next);
+	/* Before the summary, so that a level just raised shows it. */
+	log_apply((int)cur->log_level, (int)cur->log_to);
 	log_info("%s: reloaded, %d options changed (socket, containment, "
 	    "state_dir and store only change at the next start)", path,
 	    changed);

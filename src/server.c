@@ -73,7 +73,6 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGHUP:
 		if (config_reload(&cfg) == 0) {
-			log_apply((int)cfg.log_level, (int)cfg.log_to);
 			output_files_budget(cfg.max_output_files);
 			sched_kick();	/* max_running may have grown */
 		}

@@ -486,6 +486,33 @@ open_path_to(const char *path)
 	ck_assert_int_eq(chmod(d, 0711), 0);
 }
 
+/*
+ * A jobd without start_jobd's -d, which would log at the debug level
+ * whatever the configuration says: in memory, stderr to log, by root or by
+ * nobody. The caller reaps it.
+ */
+static pid_t
+plain_jobd(const char *sock, const char *log, const char *conf, int nobody)
+{
+	pid_t	pid = nobody ? as_nobody() : fork();
+	int	fd;
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
+		    dup2(fd, 2) == -1)
+			_exit(93);
+		if (conf != NULL)
+			execl(JOBD_BIN, "jobd", "-M", "-s", sock, "-f", conf,
+			    (char *)NULL);
+		else
+			execl(JOBD_BIN, "jobd", "-M", "-s", sock, (char *)NULL);
+		_exit(94);
+	}
+	track_pid(pid);
+	return (pid);
+}
+
 /* 2. A connection from a user jobd does not serve is refused, and counted. */
 START_TEST(refused_counted)
 {
@@ -543,7 +570,7 @@ START_TEST(user_scope)
 	char			 sock[PATH_MAX], log[PATH_MAX], buf[65536];
 	size_t			 len = 0;
 	pid_t			 jobd, pid;
-	int			 p[2], fd, status;
+	int			 p[2], status;
 
 	if (geteuid() != 0) {
 		e2e_skip("user_scope: needs root, to run jobd as nobody");
@@ -554,15 +581,7 @@ START_TEST(user_scope)
 	ck_assert_int_eq(chown(J.dir, NOBODY, NOBODY), 0);
 	path_in(&J, "nobody.sock", sock, sizeof(sock));
 	path_in(&J, "nobody.log", log, sizeof(log));
-	jobd = as_nobody();
-	if (jobd == 0) {
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
-		    dup2(fd, 2) == -1)
-			_exit(93);
-		execl(JOBD_BIN, "jobd", "-M", "-s", sock, (char *)NULL);
-		_exit(94);
-	}
-	track_pid(jobd);
+	jobd = plain_jobd(sock, log, NULL, 1);
 	cloexec_pipe(p);
 	pid = as_nobody();
 	if (pid == 0) {
@@ -686,7 +705,73 @@ START_TEST(log_escaped)
 END_TEST
 
 /*
- * 5. log = syslog: jobd's lines reach /dev/log, facility daemon, with its
+ * 5. log_level is reloaded on SIGHUP: at warning, a job's start is not
+ * logged; after the reload to info, it is.
+ */
+struct log_has {
+	const char	*path;
+	const char	*text;
+};
+
+static int
+log_contains(void *arg)
+{
+	struct log_has	*lh = arg;
+	size_t		 len;
+	char		*text = read_text(lh->path, &len);
+	int		 yes = text != NULL && strstr(text, lh->text) != NULL;
+
+	free(text);
+	return (yes);
+}
+
+START_TEST(log_level_reload)
+{
+	struct jobd_client	*c = NULL;
+	struct log_has		 lh;
+	json_object		*job;
+	char			 sock[PATH_MAX], log[PATH_MAX], conf[PATH_MAX];
+	char			*text;
+	size_t			 len;
+	pid_t			 jobd;
+	int			 i, status;
+
+	start_jobd(&J, NULL);	/* only for its directory */
+	path_in(&J, "plain.sock", sock, sizeof(sock));
+	path_in(&J, "plain.log", log, sizeof(log));
+	path_in(&J, "plain.conf", conf, sizeof(conf));
+	write_file(conf, "log_level = warning\n", 0644);
+	jobd = plain_jobd(sock, log, conf, 0);
+	for (i = 0; i < 1000 && (c = jobd_connect(sock, NULL, 0)) == NULL; i++)
+		usleep(10000);
+	ck_assert_ptr_nonnull(c);
+	job = run_wait(c, run_req(jargv("true", NULL), "{}"), NULL);
+	json_object_put(job);
+
+	write_file(conf, "log_level = info\n", 0644);
+	ck_assert_int_eq(kill(jobd, SIGHUP), 0);
+	lh.path = log;
+	lh.text = "reloaded, 1 options changed";
+	ck_assert_msg(wait_until(log_contains, &lh, 10000),
+	    "no reload at the info level in %s", log);
+	job = run_wait(c, run_req(jargv("true", NULL), "{}"), NULL);
+	json_object_put(job);
+	lh.text = "job 2 pid ";
+	ck_assert_msg(wait_until(log_contains, &lh, 10000),
+	    "job 2 not logged at the info level");
+	text = read_text(log, &len);
+	ck_assert_msg(strstr(text, "job 1 pid ") == NULL &&
+	    strstr(text, "listening on") == NULL,
+	    "info lines at the warning level:\n%s", text);
+	free(text);
+	jobd_close(c);
+	kill(jobd, SIGTERM);
+	ck_assert_int_eq(reap_within(jobd, &status, 10000), 1);
+}
+END_TEST
+
+/*
+ * 6. log = syslog: jobd's lines reach /dev/log, facility daemon, with its
  * pid. In a private mount namespace a tmpfs covers /dev, and /dev/log is
  * a datagram socket this test reads.
  */
@@ -883,6 +968,7 @@ stats_suite(void)
 	add(s, "refused_counted", refused_counted);
 	add(s, "user_scope", user_scope);
 	add(s, "log_escaped", log_escaped);
+	add(s, "log_level_reload", log_level_reload);
 	add(s, "syslog_lines", syslog_lines);
 	return (s);
 }
