@@ -360,7 +360,9 @@ START_TEST(counters_exact)
 	so.id = id;
 	so.state = "running";
 	ck_assert(wait_until(job_in_state, &so, 10000));
-	expect_ok(callf(c, "{\"op\":\"cancel\",\"id\":%lld}", id));
+	st = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", id);
+	expect_ok(st);
+	json_object_put(st);
 	job = wait_job(c, id);
 	ck_assert_str_eq(jstr(job, "state"), "cancelled");
 	tally(job, &dropped, &leftovers);
