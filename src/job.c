@@ -137,7 +137,7 @@ static void	job_arm(struct job *);
 static void	job_fail(struct job *, int, const char *);
 static int	job_pipes(struct job *, struct run_req *, int[3]);
 static void	job_close_child_fds(int[3]);
-static void	job_log_start(struct job *, uid_t);
+static void	job_log_start(struct job *);
 static void	job_output_cb(evutil_socket_t, short, void *);
 static int	job_read_output(struct job *, int, int);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
@@ -503,7 +503,7 @@ job_log(struct job *job, int level, const char *fmt, ...)
 /* The whole argv, each word escaped, cut after JOB_LOG_ARGV bytes. */
 #define JOB_LOG_ARGV	1024
 static void
-job_log_start(struct job *job, uid_t uid)
+job_log_start(struct job *job)
 {
 	char	 cmd[JOB_LOG_ARGV + 8], *w;
 	size_t	 i, len = 0;
@@ -793,7 +793,7 @@ job_spawn(struct job *job)
 	job->in_pid_tree = 1;
 	job->killer = killer_new(job, job->ct);
 	job_arm(job);
-	job_log_start(job, job->uid);
+	job_log_start(job);
 	job_persist(job);
 	watch_event(job, "started");
 }
