@@ -462,6 +462,67 @@ START_TEST(counters_exact)
 }
 END_TEST
 
+/*
+ * 2. expired and lost, and what a restart does: the counters start again
+ * at 0, the jobs restored already ended are held by state but not counted,
+ * and a job found lost at start is.
+ */
+START_TEST(expired_lost_restart)
+{
+	struct jobd_client	*c;
+	struct state_of		 so;
+	json_object		*job, *st, *r;
+	long long		 a, b, id;
+	pid_t			 pid;
+
+	start_jobd(&J, "max_running = 1\n");
+	c = e2e_connect(&J);
+	a = submit(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	so.c = c;
+	so.id = a;
+	so.state = "running";
+	ck_assert(wait_until(job_in_state, &so, 10000));
+	b = submit(c, run_req(jargv("true", NULL), "{\"start_by\":0.2}"));
+	job = wait_job(c, b);
+	ck_assert_str_eq(jstr(job, "state"), "expired");
+	json_object_put(job);
+	r = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", a);
+	expect_ok(r);
+	json_object_put(r);
+	job = wait_job(c, a);
+	json_object_put(job);
+	st = get_stats(c);
+	ck_assert_int_eq(counter(st, "expired"), 1);
+	ck_assert_int_eq(counter(st, "cancelled"), 1);
+	ck_assert_int_eq(counter(st, "spawned"), 1);
+	json_object_put(st);
+
+	/* A running job, and jobd killed under it: lost at the restart. */
+	id = submit(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	so.id = id;
+	ck_assert(wait_until(job_in_state, &so, 10000));
+	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", id);
+	pid = (pid_t)jint(jget(r, "job"), "pid");
+	json_object_put(r);
+	e2e_close(c);
+	ck_assert_int_eq(kill(J.pid, SIGKILL), 0);
+	ck_assert(reap_jobd(&J, 10000));
+	kill(pid, SIGKILL);	/* whatever the tier left */
+	restart_jobd(&J);
+	c = e2e_connect(&J);
+	st = get_stats(c);
+	ck_assert_int_eq(counter(st, "lost"), 1);
+	ck_assert_int_eq(counter(st, "expired"), 0);
+	ck_assert_int_eq(counter(st, "cancelled"), 0);
+	ck_assert_int_eq(counter(st, "spawned"), 0);
+	ck_assert_int_eq(jint(jget(st, "jobs"), "lost"), 1);
+	ck_assert_int_eq(jint(jget(st, "jobs"), "expired"), 1);
+	ck_assert_int_eq(jint(jget(st, "jobs"), "cancelled"), 1);
+	json_object_put(st);
+	e2e_close(c);
+}
+END_TEST
+
 /* A child as uid nobody: dirs on the way must let it reach the socket. */
 static pid_t
 as_nobody(void)
@@ -515,7 +576,7 @@ plain_jobd(const char *sock, const char *log, const char *conf, int nobody)
 	return (pid);
 }
 
-/* 2. A connection from a user jobd does not serve is refused, and counted. */
+/* 3. A connection from a user jobd does not serve is refused, and counted. */
 START_TEST(refused_counted)
 {
 	struct jobd_client	*c;
@@ -562,7 +623,7 @@ START_TEST(refused_counted)
 END_TEST
 
 /*
- * 3. A jobd run by nobody serves nobody with scope "user": its own jobs by
+ * 4. A jobd run by nobody serves nobody with scope "user": its own jobs by
  * state, no daemon-wide counters. Root, served too, sees all.
  */
 START_TEST(user_scope)
@@ -648,7 +709,7 @@ START_TEST(user_scope)
 END_TEST
 
 /*
- * 4. Hostile bytes in argv and cwd: each event is one log line, with the
+ * 5. Hostile bytes in argv and cwd: each event is one log line, with the
  * newline and the ESC escaped.
  */
 START_TEST(log_escaped)
@@ -707,7 +768,7 @@ START_TEST(log_escaped)
 END_TEST
 
 /*
- * 5. log_level is reloaded on SIGHUP: at warning, a job's start is not
+ * 6. log_level is reloaded on SIGHUP: at warning, a job's start is not
  * logged; after the reload to info, it is.
  */
 struct log_has {
@@ -773,7 +834,7 @@ START_TEST(log_level_reload)
 END_TEST
 
 /*
- * 6. log = syslog: jobd's lines reach /dev/log, facility daemon, with its
+ * 7. log = syslog: jobd's lines reach /dev/log, facility daemon, with its
  * pid. In a private mount namespace a tmpfs covers /dev, and /dev/log is
  * a datagram socket this test reads.
  */
@@ -967,6 +1028,7 @@ stats_suite(void)
 	Suite	*s = suite_create("stats");
 
 	add(s, "counters_exact", counters_exact);
+	add(s, "expired_lost_restart", expired_lost_restart);
 	add(s, "refused_counted", refused_counted);
 	add(s, "user_scope", user_scope);
 	add(s, "log_escaped", log_escaped);
