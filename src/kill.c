@@ -159,15 +159,14 @@ killer_stuck_cb(evutil_socket_t fd, short ev, void *arg)
 	if (container_empty(k->ct, 1))
 		return;
 	if ((n = container_count(k->ct, &escaped)) >= 0)
-		log_warnx("job %llu: %d process%s still alive %.1f s after "
-		    "SIGKILL: unkillable (uninterruptible sleep?), trying "
-		    "again", (unsigned long long)job_id(k->job), n,
-		    n == 1 ? "" : "es", k->stuck_ms / 1000.0);
-	else
-		log_warnx("job %llu: still not gone %.1f s after SIGKILL: "
-		    "unkillable (uninterruptible sleep, or a stopped shim?), "
-		    "trying again", (unsigned long long)job_id(k->job),
+		job_log(k->job, LOG_LVL_WARN, "%d process%s still alive %.1f s "
+		    "after SIGKILL: unkillable (uninterruptible sleep?), "
+		    "trying again", n, n == 1 ? "" : "es",
 		    k->stuck_ms / 1000.0);
+	else
+		job_log(k->job, LOG_LVL_WARN, "still not gone %.1f s after "
+		    "SIGKILL: unkillable (uninterruptible sleep, or a stopped "
+		    "shim?), trying again", k->stuck_ms / 1000.0);
 	job_set_unkillable(k->job);
 	container_kill(k->ct);
 	if (k->stuck_ms < STUCK_MAX_MS) {
