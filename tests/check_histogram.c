@@ -82,6 +82,28 @@ START_TEST(test_log_names)
 }
 END_TEST
 
+/* -v raises the configuration's level (up to debug); -l beats "log". */
+START_TEST(test_log_cmdline)
+{
+	log_cmdline(1, -1);
+	log_apply(LOG_LVL_WARN, LOG_TO_STDERR);
+	ck_assert_int_eq(log_getverbose(), LOG_LVL_INFO);
+	log_apply(LOG_LVL_INFO, LOG_TO_STDERR);
+	ck_assert_int_eq(log_getverbose(), LOG_LVL_DEBUG);
+	log_apply(LOG_LVL_DEBUG, LOG_TO_STDERR);
+	ck_assert_int_eq(log_getverbose(), LOG_LVL_DEBUG);
+	log_cmdline(0, LOG_TO_STDERR);
+	log_apply(LOG_LVL_ERROR, LOG_TO_SYSLOG);
+	ck_assert_int_eq(log_getverbose(), LOG_LVL_ERROR);
+	ck_assert_int_eq(log_get_target(), LOG_TO_STDERR);
+	log_cmdline(0, -1);
+	log_apply(LOG_LVL_INFO, LOG_TO_SYSLOG);
+	ck_assert_int_eq(log_get_target(), LOG_TO_SYSLOG);
+	log_apply(LOG_LVL_INFO, LOG_TO_STDERR);
+	ck_assert_int_eq(log_get_target(), LOG_TO_STDERR);
+}
+END_TEST
+
 /* Newlines, ESC and quotes cannot reach a log line as they are. */
 START_TEST(test_escape)
 {
@@ -129,6 +151,7 @@ histogram_suite(void)
 	tcase_add_test(tc, test_bucket_edges);
 	tcase_add_test(tc, test_job_ended);
 	tcase_add_test(tc, test_log_names);
+	tcase_add_test(tc, test_log_cmdline);
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_log_options);
 	suite_add_tcase(s, tc);
