@@ -59,6 +59,8 @@ struct jobd_config {
 	double		 client_idle_timeout;	/* 0: none */
 	uint64_t	 rlimit[6];		/* JOBD_RLIM_*; RLIM_INFINITY */
 	int		 nice;			/* of every job, at least */
+	unsigned int	 log_to;		/* LOG_TO_STDERR, _SYSLOG */
+	unsigned int	 log_level;		/* LOG_LVL_* */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -279,6 +281,7 @@ enum job_state {
 	JOB_EXPIRED,
 	JOB_LOST,
 };
+#define JOB_NSTATES	(JOB_LOST + 1)
 enum kill_reason {
 	KILL_DEADLINE,
 	KILL_CANCEL,
@@ -346,6 +349,11 @@ void		 job_group_gone(struct job *);
 void		 job_check_groups(void);
 void		 job_prune(int all);
 void		 job_set_state(struct job *, enum job_state);
+/* One line about the job's event: "job ID pid PID uid UID: ...". */
+void		 job_log(struct job *, int level, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+/* Jobs held now, by state, of those the connection may see. */
+void		 job_count_states(struct conn *, unsigned int[JOB_NSTATES]);
 int		 job_state_valid(enum job_state, enum job_state);
 
 /* kill.c */
@@ -462,8 +470,45 @@ void		 sched_user_done(uid_t);
 
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);
+json_object	*ops_requests_json(void);
 void		 ops_set_draining(int);
 int		 ops_draining(void);
+
+/* stats.c: counters and histograms since start (docs/protocol.md, stats). */
+enum stat_counter {
+	STAT_SPAWNED,
+	STAT_EXITED,
+	STAT_SIGNALED,
+	STAT_TIMED_OUT,
+	STAT_CANCELLED,
+	STAT_FAILED,
+	STAT_EXPIRED,
+	STAT_LOST,
+	STAT_KILL_ESCALATIONS,	/* SIGKILL once the grace ran out */
+	STAT_STRAYS_KILLED,	/* processes left when the leader ended */
+	STAT_OUTPUT_DROPPED,	/* captured bytes beyond max_output */
+	STAT_CONN_ACCEPTED,
+	STAT_CONN_REFUSED,
+	STAT_NCOUNTERS
+};
+enum stat_hist {
+	STAT_DEADLINE_LATENESS,	/* deadline callback vs the deadline */
+	STAT_SPAWN_LATENCY,	/* job_spawn() until the exec is done */
+	STAT_NHISTS
+};
+#define STAT_NBUCKETS	19
+extern uint64_t		 stats_counters[STAT_NCOUNTERS];
+extern const uint64_t	 stats_bounds_ns[STAT_NBUCKETS];
+static inline void
+stats_count(enum stat_counter c, uint64_t n)
+{
+	stats_counters[c] += n;
+}
+void		 stats_init(void);
+unsigned int	 stats_bucket(uint64_t ns);
+void		 stats_observe(enum stat_hist, uint64_t ns);
+void		 stats_job_ended(enum job_state);
+void		 stats_fill(struct conn *, json_object *resp);
 
 /* control.c */
 int		 control_listen(const char *path);

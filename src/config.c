@@ -21,7 +21,7 @@
 
 enum opt_type {
 	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER,
-	OPT_SLOTS, OPT_STORE, OPT_RLIMIT, OPT_NICE
+	OPT_SLOTS, OPT_STORE, OPT_RLIMIT, OPT_NICE, OPT_LOG_TARGET, OPT_LOG_LEVEL
 };
 
 struct opt {
@@ -133,6 +133,12 @@ static const struct opt opts[] = {
 	  "0", "RLIMIT_CORE of every job, bytes (0: no core dumps)", 1 },
 	{ "nice", OPT_NICE, OFF(nice), -20, 19, "0",
 	  "niceness of every job; a run may ask for more, never less", 1 },
+	/* Logging (see log.c); jobd -l and -v override these. */
+	{ "log", OPT_LOG_TARGET, OFF(log_to), 0, 0, "stderr",
+	  "where jobd logs: stderr (the journal under systemd) or syslog "
+	  "(facility daemon)", 1 },
+	{ "log_level", OPT_LOG_LEVEL, OFF(log_level), 0, 0, "info",
+	  "least severe lines logged: error, warning, info or debug", 1 },
 };
 
 struct jobd_config cfg;
@@ -226,6 +232,22 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 			return (-1);
 		}
 		*(int *)p = t;
+		return (0);
+	case OPT_LOG_TARGET:
+		if ((t = log_parse_target(val)) == -1) {
+			snprintf(err, errlen, "%s: '%s' is not stderr or "
+			    "syslog", o->name, val);
+			return (-1);
+		}
+		*(unsigned int *)p = (unsigned int)t;
+		return (0);
+	case OPT_LOG_LEVEL:
+		if ((t = log_parse_level(val)) == -1) {
+			snprintf(err, errlen, "%s: '%s' is not one of error, "
+			    "warning, info, debug", o->name, val);
+			return (-1);
+		}
+		*(unsigned int *)p = (unsigned int)t;
 		return (0);
 	case OPT_SIZE:
 		if (parse_size(val, &v) == -1) {
@@ -459,6 +481,14 @@ config_print(const struct jobd_config *c, FILE *f)
 		case OPT_NICE:
 			fprintf(f, "%d", *(const int *)p);
 			break;
+		case OPT_LOG_TARGET:
+			fprintf(f, "%s", *(const unsigned int *)p ==
+			    LOG_TO_SYSLOG ? "syslog" : "stderr");
+			break;
+		case OPT_LOG_LEVEL:
+			fprintf(f, "%s",
+			    log_level_name((int)*(const unsigned int *)p));
+			break;
 		}
 		fprintf(f, "\t# %s\n", opts[i].help);
 	}
@@ -549,6 +579,8 @@ config_reload(struct jobd_config *cur)
 		changed++;
 	}
 	config_free(&next);
+	/* Before the summary, so that a level just raised shows it. */
+	log_apply((int)cur->log_level, (int)cur->log_to);
 	log_info("%s: reloaded, %d options changed (socket, containment, "
 	    "state_dir and store only change at the next start)", path,
 	    changed);

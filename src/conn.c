@@ -161,6 +161,7 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
 	user_conn_add(uid);
+	stats_count(STAT_CONN_ACCEPTED, 1);
 	log_debug("conn %lu: uid %lu pid %ld", c->id, (unsigned long)uid,
 	    (long)pid);
 }

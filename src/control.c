@@ -331,6 +331,7 @@ control_refuse(int fd, uid_t uid, const char *code, const char *limit,
 	else
 		log_warnx("refused connection from uid %lu: %s",
 		    (unsigned long)uid, msg);
+	stats_count(STAT_CONN_REFUSED, 1);
 	/* Best effort: the socket is non-blocking and the line is short. */
 	if ((frame = proto_frame(resp, &len)) != NULL &&
 	    send(fd, frame, len, MSG_NOSIGNAL) == -1)

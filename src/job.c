@@ -137,7 +137,7 @@ static void	job_arm(struct job *);
 static void	job_fail(struct job *, int, const char *);
 static int	job_pipes(struct job *, struct run_req *, int[3]);
 static void	job_close_child_fds(int[3]);
-static void	job_log_start(struct job *, uid_t);
+static void	job_log_start(struct job *);
 static void	job_output_cb(evutil_socket_t, short, void *);
 static int	job_read_output(struct job *, int, int);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
@@ -231,6 +231,7 @@ job_set_state(struct job *job, enum job_state to)
 	log_debug("job %llu: %s -> %s", (unsigned long long)job->id,
 	    job_state_name(job->state), job_state_name(to));
 	job->state = to;
+	stats_job_ended(to);
 }
 
 int
@@ -420,9 +421,14 @@ job_close_child_fds(int child[3])
 			log_warn("%s: close", __func__);
 }
 
+/* The job could not be started: msg may echo the request (argv, cwd). */
 static void
 job_fail(struct job *job, int err, const char *msg)
 {
+	char	*m = log_escape(msg, strlen(msg));
+
+	job_log(job, LOG_LVL_INFO, "spawn failed: %s", m);
+	free(m);
 	job->err = err;
 	job->errmsg = xstrdup(msg);
 	job_set_state(job, JOB_FAILED);
@@ -473,18 +479,49 @@ job_arm(struct job *job)
 	}
 }
 
-static void
-job_log_start(struct job *job, uid_t uid)
+/*
+ * One line about an event of the job, naming it, its pid (0: none yet) and
+ * the uid that submitted it. Client strings in fmt's arguments are the
+ * caller's to escape.
+ */
+void
+job_log(struct job *job, int level, const char *fmt, ...)
 {
-	char	*cmd;
+	char	msg[1536];
+	va_list	ap;
+
+	if (log_getverbose() < level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_at(level, "job %llu pid %ld uid %lu: %s",
+	    (unsigned long long)job->id, (long)job->pid,
+	    (unsigned long)job->uid, msg);
+}
+
+/* The whole argv, each word escaped, cut after JOB_LOG_ARGV bytes. */
+#define JOB_LOG_ARGV	1024
+static void
+job_log_start(struct job *job)
+{
+	char	 cmd[JOB_LOG_ARGV + 8], *w;
+	size_t	 i, len = 0;
 
 	if (log_getverbose() < LOG_LVL_INFO)
 		return;
-	cmd = log_escape(job->argv[0], strlen(job->argv[0]));
-	log_info("job %llu: started pid %ld uid %lu: \"%s\"%s",
-	    (unsigned long long)job->id, (long)job->pid, (unsigned long)uid,
-	    cmd, job->argv[1] != NULL ? " ..." : "");
-	free(cmd);
+	cmd[0] = '\0';
+	for (i = 0; job->argv[i] != NULL && len < JOB_LOG_ARGV; i++) {
+		w = log_escape(job->argv[i], strlen(job->argv[i]));
+		len += (size_t)snprintf(cmd + len, sizeof(cmd) - len,
+		    "%s\"%s\"", i > 0 ? " " : "", w);
+		free(w);
+		if (len >= sizeof(cmd))
+			len = sizeof(cmd) - 1;
+	}
+	if (job->argv[i] != NULL)
+		snprintf(cmd + len, sizeof(cmd) - len, " ...");
+	job_log(job, LOG_LVL_INFO, "started: %s", cmd);
 }
 
 static void
@@ -494,8 +531,7 @@ job_start_by_cb(evutil_socket_t fd, short ev, void *arg)
 
 	if (job->state != JOB_QUEUED)
 		return;
-	log_info("job %llu: not started within %gs: expired",
-	    (unsigned long long)job->id, job->start_by);
+	job_log(job, LOG_LVL_INFO, "not started within %gs", job->start_by);
 	job_end_unstarted(job, JOB_EXPIRED, NULL);
 }
 
@@ -733,6 +769,7 @@ job_spawn(struct job *job)
 	struct spawn_err	 se;
 	int			 child[3];
 	char			 err[512], **envp;
+	uint64_t		 t0 = mono_ns();
 
 	if ((job->ct = container_new(job, job->id, err, sizeof(err))) == NULL) {
 		se.err = errno;
@@ -769,16 +806,16 @@ job_spawn(struct job *job)
 	container_spawned(job->ct, job->wait_pid, job->pid);
 	if (job->wait_pid == -1) {
 		job->pid = job->wait_pid = 0;
-		log_info("job %llu: spawn failed: %s",
-		    (unsigned long long)job->id, se.msg);
 		job_fail(job, se.err, se.msg);
 		return;
 	}
+	stats_count(STAT_SPAWNED, 1);
+	stats_observe(STAT_SPAWN_LATENCY, mono_ns() - t0);
 	RB_INSERT(job_pids, &pids, job);
 	job->in_pid_tree = 1;
 	job->killer = killer_new(job, job->ct);
 	job_arm(job);
-	job_log_start(job, job->uid);
+	job_log_start(job);
 	job_persist(job);
 	watch_event(job, "started");
 }
@@ -855,8 +892,8 @@ job_warn_cb(evutil_socket_t fd, short ev, void *arg)
 
 	if (job->state != JOB_RUNNING || job->killer == NULL)
 		return;
-	log_info("job %llu: signal %d, %gs before its deadline",
-	    (unsigned long long)job->id, job->warn_sig, job->warn_before);
+	job_log(job, LOG_LVL_INFO, "signal %d, %gs before its deadline",
+	    job->warn_sig, job->warn_before);
 	killer_send(job->killer, job->warn_sig, "warn");
 }
 
@@ -864,11 +901,14 @@ static void
 job_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct job	*job = arg;
+	uint64_t	 now = mono_ns(), due;
 
+	/* How late the loop ran us: the deadline is start_ns + timeout. */
+	due = job->start_ns + (uint64_t)(job->timeout * 1e9);
+	stats_observe(STAT_DEADLINE_LATENESS, now > due ? now - due : 0);
 	if (job->state != JOB_RUNNING)
 		return;
-	log_info("job %llu: deadline of %gs passed",
-	    (unsigned long long)job->id, job->timeout);
+	job_log(job, LOG_LVL_INFO, "deadline of %gs passed", job->timeout);
 	job->timed_out = 1;
 	job_begin_kill(job, job->sig, KILL_DEADLINE);
 }
@@ -997,14 +1037,15 @@ job_check_groups(void)
 			if (job->leftovers < 0)
 				job->leftovers = 0;	/* unknown: kill */
 			if (job->escaped >= 0)
-				log_info("job %llu: leader exited, %d processes "
-				    "left (%d out of its process group)",
-				    (unsigned long long)job->id, job->leftovers,
+				job_log(job, LOG_LVL_INFO, "leader exited, %d "
+				    "processes left (%d out of its process "
+				    "group): killing them", job->leftovers,
 				    job->escaped);
 			else
-				log_info("job %llu: leader exited, %d processes "
-				    "left in its process group",
-				    (unsigned long long)job->id, job->leftovers);
+				job_log(job, LOG_LVL_INFO, "leader exited, %d "
+				    "processes left in its process group: "
+				    "killing them", job->leftovers);
+			stats_count(STAT_STRAYS_KILLED, (uint64_t)job->leftovers);
 			job_begin_kill(job, job->sig, KILL_LEFTOVERS);
 		} else
 			killer_watch(job->killer);
@@ -1036,9 +1077,9 @@ job_log_end(struct job *job)
 {
 	if (job->state == JOB_FAILED)
 		return;
-	log_info("job %llu: %s pid %ld %s %d after %.3fs%s%s",
-	    (unsigned long long)job->id, job_state_name(job->state),
-	    (long)job->pid, WIFSIGNALED(job->status) ? "signal" : "exit",
+	job_log(job, LOG_LVL_INFO, "%s, %s %d after %.3fs%s%s",
+	    job_state_name(job->state),
+	    WIFSIGNALED(job->status) ? "signal" : "exit",
 	    WIFSIGNALED(job->status) ? WTERMSIG(job->status) :
 	    WEXITSTATUS(job->status),
 	    (double)(job->end_ns - job->start_ns) / 1e9,
@@ -1057,8 +1098,11 @@ job_finish(struct job *job)
 			event_free(job->out_ev[i]);
 			job->out_ev[i] = NULL;
 		}
-		if (job->out[i] != NULL)
+		if (job->out[i] != NULL) {
 			job_read_output(job, i, 1);
+			stats_count(STAT_OUTPUT_DROPPED,
+			    output_dropped(job->out[i]));
+		}
 	}
 	job_stdin_close(job);
 	job->end_ns = mono_ns();
@@ -1102,8 +1146,8 @@ job_end_unstarted(struct job *job, enum job_state to, const char *why)
 		job->files = 0;		/* never written */
 	job->end_ns = job->start_ns = mono_ns();
 	job->ended_at = wall_now();
-	log_info("job %llu: %s%s%s", (unsigned long long)job->id,
-	    job_state_name(to), why != NULL ? ": " : "", why != NULL ? why : "");
+	job_log(job, LOG_LVL_INFO, "%s%s%s", job_state_name(to),
+	    why != NULL ? ": " : "", why != NULL ? why : "");
 	job_conclude(job);
 }
 
@@ -1291,8 +1335,7 @@ job_conn_gone_list(struct conn *c, int queued)
 		}
 		if (job->owner == c) {
 			job->owner = NULL;
-			log_info("job %llu: client gone, cancelling",
-			    (unsigned long long)job->id);
+			job_log(job, LOG_LVL_INFO, "client gone, cancelling");
 			job_cancel(job, 0);
 		}
 	}
@@ -1459,6 +1502,18 @@ job_to_json(struct job *job, int full)
 	    json_object_new_boolean(job->files != 0));
 	job_add_result(job, o);
 	return (o);
+}
+
+void
+job_count_states(struct conn *c, unsigned int n[JOB_NSTATES])
+{
+	struct job	*job;
+
+	memset(n, 0, sizeof(n[0]) * JOB_NSTATES);
+	RB_FOREACH(job, job_ids, &ids)
+		if ((unsigned int)job->state < JOB_NSTATES &&
+		    conn_may_see(c, job->uid))
+			n[job->state]++;
 }
 
 json_object *

@@ -129,6 +129,13 @@ static const struct option logs_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+static const struct option stats_longopts[] = {
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "prometheus",	no_argument,		NULL,	OPT_PROMETHEUS },
+	{ NULL,		0,			NULL,	0 }
+};
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "run", RUN_USAGE, RUN_OPTSTRING, run_longopts, 1, -1,
 	    CTL_EXIT_FAILED, CTL_EXIT_FAILED, cmd_run },
@@ -151,6 +158,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_watch },
 	{ "logs", "[-f] id", "+fh", logs_longopts, 1, 1,
 	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_logs },
+	{ "stats", "[--json | --prometheus]", "+h", stats_longopts, 0, 0,
+	    CTL_EXIT_USAGE, CTL_EXIT_ERROR, cmd_stats },
 };
 
 static const struct option global_longopts[] = {

@@ -38,7 +38,8 @@ enum {
 	OPT_WARN_SIGNAL,
 	OPT_OUTPUT_FILE,
 	OPT_RLIMIT,
-	OPT_NICE
+	OPT_NICE,
+	OPT_PROMETHEUS
 };
 
 struct ctl_args;
@@ -134,6 +135,9 @@ int		 cmd_status(struct ctl_args *);
 int		 cmd_list(struct ctl_args *);
 int		 cmd_cancel(struct ctl_args *);
 int		 cmd_ping(struct ctl_args *);
+
+/* ctl-stats.c */
+int		 cmd_stats(struct ctl_args *);
 
 /* ctl-watch.c */
 int		 cmd_watch(struct ctl_args *);

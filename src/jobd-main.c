@@ -30,8 +30,8 @@ static const struct option longopts[] = {
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: jobd [-dMnv] [-f config] [-S state_dir] "
-	    "[-s socket]\n");
+	fprintf(stderr, "usage: jobd [-dMnv] [-f config] [-l stderr|syslog] "
+	    "[-S state_dir] [-s socket]\n");
 	exit(1);
 }
 
@@ -146,23 +146,27 @@ int
 main(int argc, char **argv)
 {
 	const char	*conffile = NULL, *sockarg = NULL, *statearg = NULL;
-	int		 ch, verbose = LOG_LVL_INFO, checkonly = 0, debug = 0;
-	int		 memory = 0;
+	int		 ch, raise = 0, checkonly = 0, debug = 0;
+	int		 memory = 0, logto = -1;
 	int		 tier;
 
 	/* jobd exec'd as a job's shim (contain.c, shim.c): nothing else. */
 	if (argc > 1 && strcmp(argv[1], "--shim") == 0)
 		return (shim_main(argc, argv));
 
-	while ((ch = getopt_long(argc, argv, "df:hMnS:s:v", longopts,
+	while ((ch = getopt_long(argc, argv, "df:hl:MnS:s:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
-			verbose = LOG_LVL_DEBUG;
+			raise = LOG_LVL_DEBUG;
 			break;
 		case 'f':
 			conffile = optarg;
+			break;
+		case 'l':
+			if ((logto = log_parse_target(optarg)) == -1)
+				usage();
 			break;
 		case 'M':
 			memory = 1;
@@ -177,7 +181,7 @@ main(int argc, char **argv)
 			sockarg = optarg;
 			break;
 		case 'v':
-			verbose++;
+			raise++;
 			break;
 		default:
 			usage();
@@ -185,7 +189,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	log_init(verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : verbose);
+	/* Until the configuration is read: stderr, info and what -v adds. */
+	log_init(LOG_LVL_INFO + raise > LOG_LVL_DEBUG ? LOG_LVL_DEBUG :
+	    LOG_LVL_INFO + raise);
 	sane_stdio();
 
 	config_defaults(&cfg);
@@ -195,7 +201,7 @@ main(int argc, char **argv)
 	}
 	config_path = conffile;
 	if (checkonly) {
-		if (verbose > LOG_LVL_INFO)
+		if (raise > 0)
 			config_print(&cfg, stdout);
 		printf("configuration OK\n");
 		exit(0);
@@ -204,6 +210,9 @@ main(int argc, char **argv)
 		sockarg = cfg.socket_path;
 	if (memory)
 		cfg.store_memory = 1;
+	log_cmdline(raise, logto);
+	log_apply((int)cfg.log_level, (int)cfg.log_to);
+	stats_init();
 
 	/* Room for many clients (max_conns); jobs get the old soft limit. */
 	rlimit_raise_nofile();

@@ -98,8 +98,8 @@ killer_start(struct killer *k, int sig, double grace, const char *reason)
 	if (k->started)
 		return;
 	k->started = 1;
-	log_debug("job %llu: signal %d to the job (%s), SIGKILL in %gs",
-	    (unsigned long long)job_id(k->job), sig, reason, grace);
+	job_log(k->job, LOG_LVL_INFO, "signal %d to the job (%s), SIGKILL "
+	    "in %gs", sig, reason, grace);
 	if (sig == SIGKILL) {
 		killer_kill_now(k, reason);
 		return;
@@ -120,6 +120,9 @@ killer_kill_now(struct killer *k, const char *reason)
 	if (container_empty(k->ct, 0))
 		return;
 	container_kill(k->ct);
+	if (!k->killed)
+		job_log(k->job, LOG_LVL_INFO, "SIGKILL to the job (%s)",
+		    reason);
 	job_set_flag_killed(k->job);
 	job_signalled(k->job, SIGKILL, reason);
 	if (!k->killed) {
@@ -136,8 +139,9 @@ killer_grace_cb(evutil_socket_t fd, short ev, void *arg)
 
 	if (container_empty(k->ct, 0))
 		return;
-	log_info("job %llu: grace period over, SIGKILL to what is left",
-	    (unsigned long long)job_id(k->job));
+	job_log(k->job, LOG_LVL_INFO, "grace period over, SIGKILL to what is "
+	    "left");
+	stats_count(STAT_KILL_ESCALATIONS, 1);
 	killer_kill_now(k, "grace");
 }
 
@@ -155,15 +159,14 @@ killer_stuck_cb(evutil_socket_t fd, short ev, void *arg)
 	if (container_empty(k->ct, 1))
 		return;
 	if ((n = container_count(k->ct, &escaped)) >= 0)
-		log_warnx("job %llu: %d process%s still alive %.1f s after "
-		    "SIGKILL: unkillable (uninterruptible sleep?), trying "
-		    "again", (unsigned long long)job_id(k->job), n,
-		    n == 1 ? "" : "es", k->stuck_ms / 1000.0);
-	else
-		log_warnx("job %llu: still not gone %.1f s after SIGKILL: "
-		    "unkillable (uninterruptible sleep, or a stopped shim?), "
-		    "trying again", (unsigned long long)job_id(k->job),
+		job_log(k->job, LOG_LVL_WARN, "%d process%s still alive %.1f s "
+		    "after SIGKILL: unkillable (uninterruptible sleep?), "
+		    "trying again", n, n == 1 ? "" : "es",
 		    k->stuck_ms / 1000.0);
+	else
+		job_log(k->job, LOG_LVL_WARN, "still not gone %.1f s after "
+		    "SIGKILL: unkillable (uninterruptible sleep, or a stopped "
+		    "shim?), trying again", k->stuck_ms / 1000.0);
 	job_set_unkillable(k->job);
 	container_kill(k->ct);
 	if (k->stuck_ms < STUCK_MAX_MS) {

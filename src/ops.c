@@ -37,6 +37,7 @@ static void	op_list(struct conn *, json_object *, json_object *);
 static void	op_cancel(struct conn *, json_object *, json_object *);
 static void	op_signal(struct conn *, json_object *, json_object *);
 static void	op_output(struct conn *, json_object *, json_object *);
+static void	op_stats(struct conn *, json_object *, json_object *);
 
 static const char *const no_fields[] = { NULL };
 static const char *const id_fields[] = { "id", NULL };
@@ -56,7 +57,12 @@ static const struct op ops[] = {
 	{ "output",	op_output,	OP_WHILE_DRAINING,	output_fields },
 	/* watch checks its own fields, with their types. */
 	{ "watch",	watch_op,	OP_WHILE_DRAINING,	NULL },
+	{ "stats",	op_stats,	OP_WHILE_DRAINING,	no_fields },
 };
+#define NOPS	(sizeof(ops) / sizeof(ops[0]))
+
+/* Requests by op since start, for stats; the last one: unknown ops. */
+static uint64_t	requests[NOPS + 1];
 
 static int	draining;
 
@@ -101,9 +107,10 @@ ops_dispatch(struct conn *c, json_object *req)
 		reply_err(c, tag, &e);
 		return;
 	}
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+	for (i = 0; i < NOPS; i++) {
 		if (strcmp(ops[i].name, name) != 0)
 			continue;
+		requests[i]++;
 		if (draining && !(ops[i].flags & OP_WHILE_DRAINING)) {
 			reply(c, proto_error(tag, JOBD_E_DRAINING,
 			    "jobd is shutting down"));
@@ -124,6 +131,7 @@ ops_dispatch(struct conn *c, json_object *req)
 		ops[i].fn(c, req, tag);
 		return;
 	}
+	requests[NOPS]++;
 	snprintf(e.msg, sizeof(e.msg), "unknown op \"%.64s\"", name);
 	reply(c, proto_error(tag, JOBD_E_UNKNOWN_OP, e.msg));
 }
@@ -257,8 +265,8 @@ op_cancel(struct conn *c, json_object *req, json_object *tag)
 		reply(c, proto_error(tag, JOBD_E_NOT_RUNNING, e.msg));
 		return;
 	}
-	log_info("job %llu: cancelled by uid %lu",
-	    (unsigned long long)job_id(job), (unsigned long)conn_uid(c));
+	job_log(job, LOG_LVL_INFO, "cancel requested by uid %lu",
+	    (unsigned long)conn_uid(c));
 	resp = proto_ok(tag);
 	json_object_object_add(resp, "id",
 	    json_object_new_int64((int64_t)job_id(job)));
@@ -294,8 +302,8 @@ op_signal(struct conn *c, json_object *req, json_object *tag)
 		reply(c, proto_error(tag, JOBD_E_NOT_RUNNING, e.msg));
 		return;
 	}
-	log_debug("job %llu: signal %d forwarded for uid %lu",
-	    (unsigned long long)job_id(job), sig, (unsigned long)conn_uid(c));
+	job_log(job, LOG_LVL_INFO, "signal %d sent for uid %lu", sig,
+	    (unsigned long)conn_uid(c));
 	resp = proto_ok(tag);
 	json_object_object_add(resp, "id",
 	    json_object_new_int64((int64_t)job_id(job)));
@@ -383,4 +391,28 @@ op_output(struct conn *c, json_object *req, json_object *tag)
 	free(buf);
 	if (close(fd) == -1)
 		log_warn("%s: close", __func__);
+}
+
+json_object *
+ops_requests_json(void)
+{
+	json_object	*o = json_object_new_object();
+	size_t		 i;
+
+	for (i = 0; i < NOPS; i++)
+		json_object_object_add(o, ops[i].name,
+		    json_object_new_int64((int64_t)requests[i]));
+	json_object_object_add(o, "unknown",
+	    json_object_new_int64((int64_t)requests[NOPS]));
+	return (o);
+}
+
+/* Counters and histograms (stats.c); scope by who asks. */
+static void
+op_stats(struct conn *c, json_object *req, json_object *tag)
+{
+	json_object	*resp = proto_ok(tag);
+
+	stats_fill(c, resp);
+	reply(c, resp);
 }

@@ -442,10 +442,14 @@ sched_turn_cb(evutil_socket_t fd, short ev, void *arg)
 static int
 sched_restore_cb(const struct store_rec *rec, void *arg)
 {
-	char	err[512];
+	char	err[512], *e;
 
-	if (job_restore(rec, err, sizeof(err)) == NULL)
-		log_warnx("store: %s; the record is left as it is", err);
+	/* err may echo the stored request: a client's text. */
+	if (job_restore(rec, err, sizeof(err)) == NULL) {
+		e = log_escape(err, strlen(err));
+		log_warnx("store: %s; the record is left as it is", e);
+		free(e);
+	}
 	return (0);
 }
 

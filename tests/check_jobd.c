@@ -18,6 +18,7 @@ main(void)
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, spawn_suite());
 	srunner_add_suite(sr, store_suite());
+	srunner_add_suite(sr, histogram_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

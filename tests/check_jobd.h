@@ -10,5 +10,6 @@ Suite	*output_suite(void);
 Suite	*config_suite(void);
 Suite	*spawn_suite(void);
 Suite	*store_suite(void);
+Suite	*histogram_suite(void);
 
 #endif
