@@ -47,6 +47,9 @@ struct jobd_config {
 	size_t		 max_output_files;	/* all files together */
 	char		*state_dir;		/* NULL: the default */
 	int		 store_memory;		/* no store on disk */
+	char		*allow_users;		/* names or uids; NULL: none */
+	char		*allow_groups;		/* group names; NULL: none */
+	char		*admin_groups;		/* see every job; NULL: none */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -89,6 +92,8 @@ struct run_req {
 	double		  warn_before;	/* 0: no warning */
 	int		  warn_sig;
 	int		  output_file;	/* captured streams to files */
+	char		 *user;		/* "user" as a name, or NULL */
+	int64_t		  user_uid;	/* "user" as a uid; -1: none */
 };
 struct proto_err {
 	const char	*code;
@@ -199,6 +204,11 @@ struct spawn_req {
 	int		 jobd_fd;	/* jobd's pidfd: is it still there? */
 	pid_t		 leader;	/* out: the job's own pid */
 	mode_t		 umask;
+	int		 setid;		/* become uid, gid, groups */
+	uid_t		 uid;
+	gid_t		 gid;
+	const gid_t	*groups;
+	int		 ngroups;
 };
 struct spawn_err {
 	int		 err;		/* errno */
@@ -259,6 +269,7 @@ struct job	*job_find_pid(pid_t);
 uint64_t	 job_id(struct job *);
 pid_t		 job_pid(struct job *);
 uid_t		 job_uid(struct job *);		/* who submitted it */
+uid_t		 job_run_uid(struct job *);	/* who it runs as */
 /* What was captured of stream 0 (stdout) or 1 (stderr) so far; NULL if
  * the stream was passed, not captured, or the job was restored from the
  * store without it. */
@@ -272,7 +283,7 @@ void		 job_set_flag_killed(struct job *);
 void		 job_set_leftovers(struct job *, int);
 void		 job_set_unkillable(struct job *);
 json_object	*job_to_json(struct job *, int full);
-json_object	*job_list_json(void);
+json_object	*job_list_json(struct conn *);	/* what it may see */
 int		 job_add_waiter(struct job *, struct conn *, json_object *tag,
 		     int events);
 void		 job_signalled(struct job *, int sig, const char *reason);
@@ -369,7 +380,7 @@ void		 reap_free(void);
 
 /* conn.c */
 struct conn_slot;
-void		 conn_accept(int fd, uid_t, pid_t);
+void		 conn_accept(int fd, uid_t, pid_t, int sees_all);
 void		 conn_send(struct conn *, json_object *);
 struct conn_slot *conn_hold(struct conn *);
 void		 conn_fill(struct conn *, struct conn_slot *, json_object *);
@@ -399,6 +410,26 @@ unsigned int	 sched_running(void);
 void		 ops_dispatch(struct conn *, json_object *req);
 void		 ops_set_draining(int);
 int		 ops_draining(void);
+
+/* auth.c: who may connect, who sees every job, who a job may run as. */
+void		 auth_apply(void);
+void		 auth_free(void);
+int		 auth_admit(uid_t, int *sees_all, char *why, size_t);
+int		 auth_run_user(struct conn *, struct run_req *,
+		     struct proto_err *);
+
+/* runas.c: a user's identity from the passwd and group databases. */
+struct runas {
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*groups;	/* supplementary, from getgrouplist */
+	int		 ngroups;
+	char		*name, *home, *shell;
+};
+int		 runas_get(uid_t, struct runas *, char *err, size_t);
+int		 runas_lookup(const char *name, uid_t *);
+int		 runas_groups(const char *name, gid_t, gid_t **, int *);
+void		 runas_free(struct runas *);
 
 /* control.c */
 int		 control_listen(const char *path);

@@ -1,7 +1,7 @@
 /*
  * The control socket, and nothing else: create it safely, refuse a second
- * jobd, accept with a pause on descriptor exhaustion, and let only root and
- * jobd's own uid in (SO_PEERCRED, taken at connect time).
+ * jobd, accept with a pause on descriptor exhaustion, and let in whom
+ * auth.c admits (SO_PEERCRED, taken at connect time).
  */
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -162,8 +162,12 @@ control_listen(const char *path)
 		log_warn("socket");
 		return (-1);
 	}
-	/* The mode is right from the start: no chmod by path afterwards. */
-	old = umask(0177);
+	/*
+	 * The mode is right from the start: no chmod by path afterwards. As
+	 * root every local user may connect, and auth.c decides who is served
+	 * (SO_PEERCRED); else only jobd's own user.
+	 */
+	old = umask(geteuid() == 0 ? 0111 : 0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
 		log_warn("bind %s", path);
@@ -207,17 +211,21 @@ control_close(void)
 	lock_fd = -1;
 }
 
+/* One error line, and the connection is closed. */
 static void
-control_refuse(int fd, uid_t uid)
+control_refuse(int fd, const char *code, const char *why)
 {
-	static const char msg[] = "{\"ok\":false,\"error\":{\"code\":\""
-	    JOBD_E_FORBIDDEN "\",\"message\":\"this jobd serves only root "
-	    "and its own user\"}}\n";
+	json_object	*resp = proto_error(NULL, code, why);
+	char		*frame;
+	size_t		 len;
 
-	log_warnx("refused connection from uid %lu", (unsigned long)uid);
+	if ((frame = proto_frame(resp, &len)) == NULL)
+		fatalx("%s: json serialization failed", __func__);
 	/* Best effort: the socket is non-blocking and the line is short. */
-	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL) == -1)
+	if (send(fd, frame, len, MSG_NOSIGNAL) == -1)
 		log_debug("%s: send: %s", __func__, strerror(errno));
+	free(frame);
+	json_object_put(resp);
 	close(fd);
 }
 
@@ -227,17 +235,21 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct ucred	cred;
 	socklen_t	len = sizeof(cred);
+	char		why[256];
+	int		sees_all;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("%s: SO_PEERCRED", __func__);
 		close(fd);
 		return;
 	}
-	if (cred.uid != 0 && cred.uid != geteuid()) {
-		control_refuse(fd, cred.uid);
+	if (auth_admit(cred.uid, &sees_all, why, sizeof(why)) == -1) {
+		log_warnx("refused connection from pid %ld: %s",
+		    (long)cred.pid, why);
+		control_refuse(fd, JOBD_E_FORBIDDEN, why);
 		return;
 	}
-	conn_accept(fd, cred.uid, cred.pid);
+	conn_accept(fd, cred.uid, cred.pid, sees_all);
 }
 
 /*

@@ -254,6 +254,9 @@ add_queue_fields(json_object *req, const struct ctl_args *args)
 	}
 	if ((s = args_get(args, OPT_KEY)) != NULL && req != NULL)
 		json_object_object_add(req, "key", json_object_new_string(s));
+	/* A name, or digits for a uid: jobd resolves both. */
+	if ((s = args_get(args, OPT_USER)) != NULL && req != NULL)
+		json_object_object_add(req, "user", json_object_new_string(s));
 	if ((s = args_get(args, OPT_START_BY)) != NULL) {
 		d = parse_duration(s);
 		if (req != NULL)

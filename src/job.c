@@ -54,6 +54,7 @@ struct job {
 	pid_t			 pid;		/* the leader */
 	pid_t			 wait_pid;	/* the leader, or its shim */
 	uid_t			 uid;		/* who submitted it */
+	uid_t			 run_uid;	/* who it runs as */
 	double			 timeout;
 	double			 kill_after;
 	int			 sig;
@@ -137,7 +138,7 @@ static void	job_arm(struct job *);
 static void	job_fail(struct job *, int, const char *);
 static int	job_pipes(struct job *, struct run_req *, int[3]);
 static void	job_close_child_fds(int[3]);
-static void	job_log_start(struct job *, uid_t);
+static void	job_log_start(struct job *);
 static void	job_output_cb(evutil_socket_t, short, void *);
 static int	job_read_output(struct job *, int, int);
 static void	job_stdin_cb(evutil_socket_t, short, void *);
@@ -243,6 +244,7 @@ job_done(struct job *job)
 uint64_t	job_id(struct job *job) { return (job->id); }
 pid_t		job_pid(struct job *job) { return (job->pid); }
 uid_t		job_uid(struct job *job) { return (job->uid); }
+uid_t		job_run_uid(struct job *job) { return (job->run_uid); }
 
 const char *
 job_output(struct job *job, int stream, size_t *len)
@@ -474,15 +476,17 @@ job_arm(struct job *job)
 }
 
 static void
-job_log_start(struct job *job, uid_t uid)
+job_log_start(struct job *job)
 {
 	char	*cmd;
 
 	if (log_getverbose() < LOG_LVL_INFO)
 		return;
 	cmd = log_escape(job->argv[0], strlen(job->argv[0]));
-	log_info("job %llu: started pid %ld uid %lu: \"%s\"%s",
-	    (unsigned long long)job->id, (long)job->pid, (unsigned long)uid,
+	log_info("job %llu: started pid %ld uid %lu as uid %lu: \"%s\"%s",
+	    (unsigned long long)job->id, (long)job->pid,
+	    (unsigned long)job->uid, (unsigned long)(geteuid() == 0 ?
+	    job->run_uid : geteuid()),
 	    cmd, job->argv[1] != NULL ? " ..." : "");
 	free(cmd);
 }
@@ -576,6 +580,8 @@ job_new(struct run_req *r, struct conn *c)
 	struct job	*job = job_alloc(next_id + 1, r);
 
 	job->uid = c != NULL ? conn_uid(c) : getuid();
+	job->run_uid = job->req->user_uid >= 0 ? (uid_t)job->req->user_uid :
+	    job->uid;
 	job->owner = job->req->cancel_on_disconnect ? c : NULL;
 	/* Known at once, for the output op; a passed stream drops out. */
 	job->files = job->req->output_file ? 3 : 0;
@@ -631,24 +637,52 @@ job_note_id(uint64_t id)
 		next_id = id;
 }
 
+/* Variables jobd sets, over any value the request gives them: the user's
+ * own too when jobd knows who that is (ident). */
+static int
+job_env_ours(const char *kv, int ident)
+{
+	static const char *const ours[] = { "JOBD_JOB_ID=", "JOBD_DEADLINE=",
+	    "HOME=", "USER=", "LOGNAME=", "SHELL=", NULL };
+	size_t	i;
+
+	for (i = 0; ours[i] != NULL && (ident || i < 2); i++)
+		if (strncmp(kv, ours[i], strlen(ours[i])) == 0)
+			return (1);
+	return (0);
+}
+
 /*
- * The job's environment: the request's, and over it what jobd tells every
- * job. The strings of the request's are borrowed; free only ours, the
- * last two.
+ * The job's environment: the request's; PATH if it has none (the user's
+ * default); the user's HOME, USER, LOGNAME and SHELL from the passwd entry
+ * (ra NULL: none known), which a request cannot override; what jobd tells
+ * every job. All of it is ours to free.
  */
 static char **
-job_envp(struct job *job, char **envp)
+job_envp(struct job *job, char **envp, const struct runas *ra)
 {
 	char	**v;
 	size_t	  n, i, j = 0;
+	int	  path = 0;
 
 	for (n = 0; envp[n] != NULL; n++)
 		;
-	v = xcalloc(n + 3, sizeof(char *));
-	for (i = 0; i < n; i++)
-		if (strncmp(envp[i], "JOBD_JOB_ID=", 12) != 0 &&
-		    strncmp(envp[i], "JOBD_DEADLINE=", 14) != 0)
-			v[j++] = envp[i];
+	v = xcalloc(n + 8, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			path = 1;
+		if (!job_env_ours(envp[i], ra != NULL))
+			v[j++] = xstrdup(envp[i]);
+	}
+	if (!path)
+		v[j++] = xstrdup((ra != NULL ? ra->uid : geteuid()) == 0 ?
+		    "PATH=" JOBD_DEFAULT_PATH : "PATH=" JOBD_USER_PATH);
+	if (ra != NULL) {
+		xasprintf(&v[j++], "HOME=%s", ra->home);
+		xasprintf(&v[j++], "USER=%s", ra->name);
+		xasprintf(&v[j++], "LOGNAME=%s", ra->name);
+		xasprintf(&v[j++], "SHELL=%s", ra->shell);
+	}
 	xasprintf(&v[j++], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
 	if (job->timeout > 0)
 		xasprintf(&v[j++], "JOBD_DEADLINE=%.3f",
@@ -664,10 +698,25 @@ job_envp_free(char **v)
 	size_t	n;
 
 	for (n = 0; v[n] != NULL; n++)
-		;
-	free(v[n - 1]);
-	free(v[n - 2]);
+		free(v[n]);
 	free(v);
+}
+
+/*
+ * Who the job runs as, looked up before the fork (the child makes no NSS
+ * call). Root's jobd switches to the job's user; anyone else's runs jobs as
+ * itself, with its own variables if it has a passwd entry (*known).
+ */
+static int
+job_identity(struct job *job, struct runas *ra, int *known, char *err,
+    size_t len)
+{
+	*known = 1;
+	if (geteuid() == 0)
+		return (runas_get(job->run_uid, ra, err, len));
+	if (runas_get(geteuid(), ra, err, len) == -1)
+		*known = 0;
+	return (0);
 }
 
 /*
@@ -711,12 +760,20 @@ job_spawn(struct job *job)
 	struct run_req		*r = job->req;
 	struct spawn_req	 sr;
 	struct spawn_err	 se;
-	int			 child[3];
+	struct runas		 ra;
+	int			 child[3], known;
 	char			 err[512], **envp;
 
+	if (job_identity(job, &ra, &known, err, sizeof(err)) == -1) {
+		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
+		job_end_request(job);
+		job_fail(job, ENOENT, err);
+		return;
+	}
 	if ((job->ct = container_new(job, job->id, err, sizeof(err))) == NULL) {
 		se.err = errno;
 		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
+		runas_free(&ra);
 		job_end_request(job);
 		job_fail(job, se.err, err);
 		return;
@@ -724,12 +781,13 @@ job_spawn(struct job *job)
 	if (job_pipes(job, r, child) == -1) {
 		se.err = errno;
 		snprintf(se.msg, sizeof(se.msg), "pipe: %s", strerror(errno));
+		runas_free(&ra);
 		job_close_child_fds(child);
 		job_end_request(job);
 		job_fail(job, se.err, se.msg);
 		return;
 	}
-	envp = job_envp(job, r->envp);
+	envp = job_envp(job, r->envp, known ? &ra : NULL);
 	memset(&sr, 0, sizeof(sr));
 	sr.argv = job->argv;
 	sr.envp = envp;
@@ -738,10 +796,18 @@ job_spawn(struct job *job)
 	sr.fd_out = child[1];
 	sr.fd_err = child[2];
 	sr.umask = (mode_t)cfg.job_umask;
+	if (geteuid() == 0) {
+		sr.setid = 1;
+		sr.uid = ra.uid;
+		sr.gid = ra.gid;
+		sr.groups = ra.groups;
+		sr.ngroups = ra.ngroups;
+	}
 	container_spawn_req(job->ct, &sr);
 	job->wait_pid = spawn_job(&sr, &se);
 	job->pid = sr.leader;
 	job_envp_free(envp);
+	runas_free(&ra);
 	job_close_child_fds(child);
 	job_end_request(job);
 	container_spawned(job->ct, job->wait_pid, job->pid);
@@ -756,7 +822,7 @@ job_spawn(struct job *job)
 	job->in_pid_tree = 1;
 	job->killer = killer_new(job, job->ct);
 	job_arm(job);
-	job_log_start(job, job->uid);
+	job_log_start(job);
 	job_persist(job);
 	watch_event(job, "started");
 }
@@ -1437,14 +1503,15 @@ job_to_json(struct job *job, int full)
 }
 
 json_object *
-job_list_json(void)
+job_list_json(struct conn *c)
 {
 	json_object	*a = json_object_new_array();
 	struct job	*job;
 
 	/* Oldest first: ids grow with time. */
 	RB_FOREACH(job, job_ids, &ids)
-		json_object_array_add(a, job_to_json(job, 0));
+		if (conn_may_see(c, job->uid))
+			json_object_array_add(a, job_to_json(job, 0));
 	return (a);
 }
 
@@ -1750,6 +1817,8 @@ job_restore(const struct store_rec *rec, char *err, size_t len)
 	job = job_alloc(rec->id, &r);
 	job->priority = job->qe.priority = rec->priority;
 	job->uid = (uid_t)rec->uid;
+	job->run_uid = job->req->user_uid >= 0 ? (uid_t)job->req->user_uid :
+	    job->uid;
 	job->submitted_at = rec->submitted_at;
 	job->pid = (pid_t)rec->pid;
 	/* The record's key, not the request's (they are the same). */

@@ -36,7 +36,8 @@ static void			 parse_args(const struct ctl_cmd *, int,
 	"\t[-e name=value] [--clear-env] [--stdin-null] [--capture]\n" \
 	"\t[--max-output bytes] [--priority n] [--key key]\n" \
 	"\t[--start-by duration] [--warn-before duration]\n" \
-	"\t[--warn-signal signal] [--detach] [--json] [--] command [arg ...]"
+	"\t[--warn-signal signal] [--user user] [--detach] [--json]\n" \
+	"\t[--] command [arg ...]"
 
 static const struct option run_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -58,6 +59,7 @@ static const struct option run_longopts[] = {
 	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
 	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
 	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
+	{ "user",	required_argument,	NULL,	OPT_USER },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
@@ -69,7 +71,7 @@ static const struct option run_longopts[] = {
 	"\t[-e name=value] [--clear-env] [--max-output bytes]\n" \
 	"\t[--priority n] [--key key] [--start-by duration]\n" \
 	"\t[--warn-before duration] [--warn-signal signal] [--output-file]\n" \
-	"\t[--json] [--] command [arg ...]"
+	"\t[--user user] [--json] [--] command [arg ...]"
 
 static const struct option submit_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -88,6 +90,7 @@ static const struct option submit_longopts[] = {
 	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
 	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
 	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
+	{ "user",	required_argument,	NULL,	OPT_USER },
 	{ "output-file", no_argument,		NULL,	OPT_OUTPUT_FILE },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }

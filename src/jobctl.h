@@ -36,7 +36,8 @@ enum {
 	OPT_START_BY,
 	OPT_WARN_BEFORE,
 	OPT_WARN_SIGNAL,
-	OPT_OUTPUT_FILE
+	OPT_OUTPUT_FILE,
+	OPT_USER
 };
 
 struct ctl_args;

@@ -39,6 +39,21 @@
 
 #define SPAWN_STACK	(64 * 1024)
 
+/* The 32-bit id calls where the plain ones take 16-bit ids. */
+#ifdef SYS_setresuid32
+#define SYS_SETGROUPS	SYS_setgroups32
+#define SYS_SETRESGID	SYS_setresgid32
+#define SYS_SETRESUID	SYS_setresuid32
+#define SYS_GETRESGID	SYS_getresgid32
+#define SYS_GETRESUID	SYS_getresuid32
+#else
+#define SYS_SETGROUPS	SYS_setgroups
+#define SYS_SETRESGID	SYS_setresgid
+#define SYS_SETRESUID	SYS_setresuid
+#define SYS_GETRESGID	SYS_getresgid
+#define SYS_GETRESUID	SYS_getresuid
+#endif
+
 struct child_args {
 	const struct spawn_req	 *req;
 	char *const		 *paths;	/* candidates for argv[0] */
@@ -153,6 +168,38 @@ child_write(struct child_args *a, const char *path, const char *text)
 	close(fd);
 }
 
+/*
+ * Become the job's user: groups, then gid, then uid (once uid 0 is gone
+ * the others can no longer change), then check that it stuck and that
+ * there is no way back. Raw system calls: they change this process alone,
+ * where glibc's would also set the ids of every thread of jobd, whose
+ * memory a vfork-style child shares.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_identity(struct child_args *a)
+{
+	const struct spawn_req	*r = a->req;
+	uid_t			 u[3];
+	gid_t			 g[3];
+
+	if (!r->setid)
+		return;
+	if (syscall(SYS_SETGROUPS, (size_t)r->ngroups, r->groups) == -1)
+		child_fail(a, "setgroups", errno);
+	if (syscall(SYS_SETRESGID, r->gid, r->gid, r->gid) == -1)
+		child_fail(a, "setgid", errno);
+	if (syscall(SYS_SETRESUID, r->uid, r->uid, r->uid) == -1)
+		child_fail(a, "setuid", errno);
+	if (syscall(SYS_GETRESUID, &u[0], &u[1], &u[2]) == -1 ||
+	    syscall(SYS_GETRESGID, &g[0], &g[1], &g[2]) == -1 ||
+	    u[0] != r->uid || u[1] != r->uid || u[2] != r->uid ||
+	    g[0] != r->gid || g[1] != r->gid || g[2] != r->gid)
+		child_fail(a, "setuid", EPERM);
+	if (r->uid != 0 && syscall(SYS_SETRESUID, 0, 0, 0) != -1)
+		child_fail(a, "setuid", EPERM);
+}
+
 /* The job's process, up to its exec. */
 __attribute__((no_sanitize("address", "undefined")))
 static void
@@ -174,6 +221,8 @@ child_setup(struct child_args *a)
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
 		child_fail(a, "close_range", errno);
 	umask(r->umask);
+	child_identity(a);
+	/* As the job's user: a cwd it may not enter fails the spawn. */
 	if (chdir(r->cwd) == -1)
 		child_fail(a, "chdir", errno);
 }
@@ -526,7 +575,7 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 			snprintf(se->msg, sizeof(se->msg), "%s: %s", r->argv[0],
 			    strerror(se->err));
 		else if (strcmp(se->step, "chdir") == 0)
-			snprintf(se->msg, sizeof(se->msg), "chdir %s: %s",
+			snprintf(se->msg, sizeof(se->msg), "cwd %s: %s",
 			    r->cwd, strerror(se->err));
 		else
 			snprintf(se->msg, sizeof(se->msg), "%s: %s", se->step,
