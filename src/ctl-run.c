@@ -667,8 +667,7 @@ run_job(const struct run_spec *rs, json_object **respp)
 	req = build_request(rs, 1, &io);
 	c = ctl_connect();
 	if (jobd_send_fds(c, req, io.fds, io.nfds) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
-		    strerror(errno));
+		ctl_send_failed(c);
 	json_object_put(req);
 
 	for (;;) {
@@ -784,8 +783,7 @@ run_detached(const struct run_spec *rs)
 	req = build_request(rs, 0, &io);
 	c = ctl_connect();
 	if (jobd_send_fds(c, req, io.fds, io.nfds) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
-		    strerror(errno));
+		ctl_send_failed(c);
 	json_object_put(req);
 	resp = ctl_recv(c);
 	jobd_close(c);

@@ -371,12 +371,27 @@ ctl_recv(struct jobd_client *c)
 	return (resp);
 }
 
+/*
+ * Sending failed: jobd may have refused the connection (forbidden) and
+ * closed it, its one error line waiting for us to read. Exits.
+ */
+void
+ctl_send_failed(struct jobd_client *c)
+{
+	json_object	*resp;
+	int		 saved = errno;
+
+	if ((saved == EPIPE || saved == ECONNRESET) &&
+	    (resp = jobd_recv(c)) != NULL && !jbool(resp, "ok"))
+		ctl_fail_resp(resp);
+	ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s", strerror(saved));
+}
+
 json_object *
 ctl_call(struct jobd_client *c, json_object *req)
 {
 	if (jobd_send(c, req) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
-		    strerror(errno));
+		ctl_send_failed(c);
 	return (ctl_recv(c));
 }
 

@@ -113,6 +113,8 @@ json_object	*ctl_recv(struct jobd_client *);
 json_object	*ctl_recv_any(struct jobd_client *);
 void		 ctl_fail_resp(json_object *)
 		    __attribute__((noreturn));
+void		 ctl_send_failed(struct jobd_client *)
+		    __attribute__((noreturn));
 json_object	*ctl_call(struct jobd_client *, json_object *);
 long long	 ctl_parse_id(const char *);
 json_object	*ctl_request(const char *op);
