@@ -656,10 +656,11 @@ job_env_ours(const char *kv, int ident)
  * The job's environment: the request's; PATH if it has none (the user's
  * default); the user's HOME, USER, LOGNAME and SHELL from the passwd entry
  * (ra NULL: none known), which a request cannot override; what jobd tells
- * every job. All of it is ours to free.
+ * every job. The request's strings are borrowed; ours, from *ours on, are
+ * freed by job_envp_free().
  */
 static char **
-job_envp(struct job *job, char **envp, const struct runas *ra)
+job_envp(struct job *job, char **envp, const struct runas *ra, size_t *ours)
 {
 	char	**v;
 	size_t	  n, i, j = 0;
@@ -672,8 +673,9 @@ job_envp(struct job *job, char **envp, const struct runas *ra)
 		if (strncmp(envp[i], "PATH=", 5) == 0)
 			path = 1;
 		if (!job_env_ours(envp[i], ra != NULL))
-			v[j++] = xstrdup(envp[i]);
+			v[j++] = envp[i];
 	}
+	*ours = j;
 	if (!path)
 		v[j++] = xstrdup((ra != NULL ? ra->uid : geteuid()) == 0 ?
 		    "PATH=" JOBD_DEFAULT_PATH : "PATH=" JOBD_USER_PATH);
@@ -693,11 +695,11 @@ job_envp(struct job *job, char **envp, const struct runas *ra)
 }
 
 static void
-job_envp_free(char **v)
+job_envp_free(char **v, size_t ours)
 {
 	size_t	n;
 
-	for (n = 0; v[n] != NULL; n++)
+	for (n = ours; v[n] != NULL; n++)
 		free(v[n]);
 	free(v);
 }
@@ -762,6 +764,7 @@ job_spawn(struct job *job)
 	struct spawn_err	 se;
 	struct runas		 ra;
 	int			 child[3], known;
+	size_t			 ours;
 	char			 err[512], **envp;
 
 	if (job_identity(job, &ra, &known, err, sizeof(err)) == -1) {
@@ -787,7 +790,7 @@ job_spawn(struct job *job)
 		job_fail(job, se.err, se.msg);
 		return;
 	}
-	envp = job_envp(job, r->envp, known ? &ra : NULL);
+	envp = job_envp(job, r->envp, known ? &ra : NULL, &ours);
 	memset(&sr, 0, sizeof(sr));
 	sr.argv = job->argv;
 	sr.envp = envp;
@@ -806,7 +809,7 @@ job_spawn(struct job *job)
 	container_spawn_req(job->ct, &sr);
 	job->wait_pid = spawn_job(&sr, &se);
 	job->pid = sr.leader;
-	job_envp_free(envp);
+	job_envp_free(envp, ours);
 	runas_free(&ra);
 	job_close_child_fds(child);
 	job_end_request(job);
