@@ -13,6 +13,9 @@
  * job is the shim's child, forked (with memory of its own) and held at a
  * gate until the shim runs: were the job to run first, it could stop its
  * parent before that exec, and jobd, waiting for the exec, with it.
+ *
+ * The job becomes its user (spawn_req's setid) in its own set-up, in every
+ * tier: the shim stays root, so that the job can never stop or kill it.
  */
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
