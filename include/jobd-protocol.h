@@ -39,9 +39,13 @@
 #define JOBD_PRIORITY_MAX	1000
 /* Bytes of an idempotency key. */
 #define JOBD_KEY_MAX		256
+/* Bytes of a user name in run's "user". */
+#define JOBD_USER_MAX		256
 
-/* Default environment of a job whose request has no "env". */
+/* PATH of a job whose request sets none: root's, and everyone else's. */
 #define JOBD_DEFAULT_PATH \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define JOBD_USER_PATH \
+	"/usr/local/bin:/usr/bin:/bin"
 
 #endif /* JOBD_PROTOCOL_H */

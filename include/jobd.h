@@ -61,6 +61,9 @@ struct jobd_config {
 	int		 nice;			/* of every job, at least */
 	unsigned int	 log_to;		/* LOG_TO_STDERR, _SYSLOG */
 	unsigned int	 log_level;		/* LOG_LVL_* */
+	char		*allow_users;		/* names or uids; NULL: none */
+	char		*allow_groups;		/* group names; NULL: none */
+	char		*admin_groups;		/* see every job; NULL: none */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -137,6 +140,8 @@ struct run_req {
 	int		  output_file;	/* captured streams to files */
 	rlim_t		  rlim[JOBD_NRLIMITS];	/* RLIM_INFINITY: not asked */
 	int		  nice;		/* INT_MIN: not asked */
+	char		 *user;		/* "user" as a name, or NULL */
+	int64_t		  user_uid;	/* "user" as a uid; -1: none */
 };
 struct proto_err {
 	const char	*code;
@@ -251,6 +256,11 @@ struct spawn_req {
 	int		 jobd_fd;	/* jobd's pidfd: is it still there? */
 	pid_t		 leader;	/* out: the job's own pid */
 	mode_t		 umask;
+	int		 setid;		/* become uid, gid, groups */
+	uid_t		 uid;
+	gid_t		 gid;
+	const gid_t	*groups;
+	int		 ngroups;
 	const struct spawn_limits *limits;	/* NULL: jobd's own */
 };
 /* Set in the job before exec. */
@@ -319,6 +329,7 @@ struct job	*job_find_pid(pid_t);
 uint64_t	 job_id(struct job *);
 pid_t		 job_pid(struct job *);
 uid_t		 job_uid(struct job *);		/* who submitted it */
+uid_t		 job_run_uid(struct job *);	/* who it runs as */
 /* What was captured of stream 0 (stdout) or 1 (stderr) so far; NULL if
  * the stream was passed, not captured, or the job was restored from the
  * store without it. */
@@ -332,7 +343,7 @@ void		 job_set_flag_killed(struct job *);
 void		 job_set_leftovers(struct job *, int);
 void		 job_set_unkillable(struct job *);
 json_object	*job_to_json(struct job *, int full);
-json_object	*job_list_json(void);
+json_object	*job_list_json(struct conn *);	/* what it may see */
 int		 job_add_waiter(struct job *, struct conn *, json_object *tag,
 		     int events);
 void		 job_signalled(struct job *, int sig, const char *reason);
@@ -441,7 +452,7 @@ void		 reap_free(void);
 
 /* conn.c */
 struct conn_slot;
-void		 conn_accept(int fd, uid_t, pid_t);
+void		 conn_accept(int fd, uid_t, pid_t, int sees_all);
 void		 conn_send(struct conn *, json_object *);
 struct conn_slot *conn_hold(struct conn *);
 void		 conn_fill(struct conn *, struct conn_slot *, json_object *);
@@ -509,6 +520,25 @@ unsigned int	 stats_bucket(uint64_t ns);
 void		 stats_observe(enum stat_hist, uint64_t ns);
 void		 stats_job_ended(enum job_state);
 void		 stats_fill(struct conn *, json_object *resp);
+/* auth.c: who may connect, who sees every job, who a job may run as. */
+void		 auth_apply(void);
+void		 auth_free(void);
+int		 auth_admit(uid_t, int *sees_all, char *why, size_t);
+int		 auth_run_user(struct conn *, struct run_req *,
+		     struct proto_err *);
+
+/* runas.c: a user's identity from the passwd and group databases. */
+struct runas {
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*groups;	/* supplementary, from getgrouplist */
+	int		 ngroups;
+	char		*name, *home, *shell;
+};
+int		 runas_get(uid_t, struct runas *, char *err, size_t);
+int		 runas_lookup(const char *name, uid_t *);
+int		 runas_groups(const char *name, gid_t, gid_t **, int *);
+void		 runas_free(struct runas *);
 
 /* control.c */
 int		 control_listen(const char *path);

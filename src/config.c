@@ -21,7 +21,8 @@
 
 enum opt_type {
 	OPT_STRING, OPT_SIZE, OPT_DURATION, OPT_UINT, OPT_MODE, OPT_TIER,
-	OPT_SLOTS, OPT_STORE, OPT_RLIMIT, OPT_NICE, OPT_LOG_TARGET, OPT_LOG_LEVEL
+	OPT_SLOTS, OPT_STORE, OPT_RLIMIT, OPT_NICE, OPT_LOG_TARGET, OPT_LOG_LEVEL,
+	OPT_LIST
 };
 
 struct opt {
@@ -139,6 +140,13 @@ static const struct opt opts[] = {
 	  "(facility daemon)", 1 },
 	{ "log_level", OPT_LOG_LEVEL, OFF(log_level), 0, 0, "info",
 	  "least severe lines logged: error, warning, info or debug", 1 },
+	/* Who may do what (auth.c): lists of names, by commas or spaces. */
+	{ "allow_users", OPT_LIST, OFF(allow_users), 0, 0, "",
+	  "as root: users (names or uids) admitted besides root", 1 },
+	{ "allow_groups", OPT_LIST, OFF(allow_groups), 0, 0, "jobd",
+	  "as root: groups whose members are admitted", 1 },
+	{ "admin_groups", OPT_LIST, OFF(admin_groups), 0, 0, "",
+	  "as root: groups whose members are admitted and see every job", 1 },
 };
 
 struct jobd_config cfg;
@@ -189,6 +197,15 @@ opt_set(struct jobd_config *c, const struct opt *o, const char *val,
 	int	 t;
 
 	switch (o->type) {
+	case OPT_LIST:
+		for (end = (char *)val; *end != '\0'; end++)
+			if (!isgraph((unsigned char)*end) && *end != ' ' &&
+			    *end != '\t') {
+				snprintf(err, errlen, "%s: control character "
+				    "in the list", o->name);
+				return (-1);
+			}
+		/* FALLTHROUGH */
 	case OPT_STRING:
 		free(*(char **)p);
 		*(char **)p = *val != '\0' ? xstrdup(val) : NULL;
@@ -356,7 +373,8 @@ config_free(struct jobd_config *c)
 	char	**p;
 
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		if (opts[i].type != OPT_STRING && opts[i].type != OPT_TIER)
+		if (opts[i].type != OPT_STRING && opts[i].type != OPT_TIER &&
+		    opts[i].type != OPT_LIST)
 			continue;
 		p = (char **)((char *)c + opts[i].off);
 		free(*p);
@@ -453,6 +471,7 @@ config_print(const struct jobd_config *c, FILE *f)
 		switch (opts[i].type) {
 		case OPT_STRING:
 		case OPT_TIER:
+		case OPT_LIST:
 			fprintf(f, "%s", *(char *const *)p ? *(char *const *)p : "");
 			break;
 		case OPT_SIZE:
@@ -511,6 +530,10 @@ opt_equal(const struct opt *o, const void *a, const void *b)
 		return (*(const int *)a == *(const int *)b);
 	case OPT_RLIMIT:
 		return (*(const uint64_t *)a == *(const uint64_t *)b);
+	case OPT_LIST:
+		return ((*(char *const *)a == NULL && *(char *const *)b == NULL) ||
+		    (*(char *const *)a != NULL && *(char *const *)b != NULL &&
+		    strcmp(*(char *const *)a, *(char *const *)b) == 0));
 	case OPT_STRING:
 	case OPT_TIER:
 		return (0);	/* none reloads */
@@ -535,6 +558,11 @@ opt_copy(const struct opt *o, void *to, const void *from)
 		break;
 	case OPT_RLIMIT:
 		*(uint64_t *)to = *(const uint64_t *)from;
+		break;
+	case OPT_LIST:
+		free(*(char **)to);
+		*(char **)to = *(char *const *)from != NULL ?
+		    xstrdup(*(char *const *)from) : NULL;
 		break;
 	default:
 		*(unsigned int *)to = *(const unsigned int *)from;

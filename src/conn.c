@@ -64,6 +64,7 @@ struct conn {
 	struct bufferevent	*bev;
 	uid_t			 uid;
 	pid_t			 pid;
+	int			 sees_all;	/* root, admin_groups */
 	int			 discarding;	/* skipping an over-long line */
 	int			 eof;		/* peer sent EOF */
 	int			 halfclosed;	/* ... but still reads replies */
@@ -121,11 +122,12 @@ conn_uid(struct conn *c)
 	return (c->uid);
 }
 
-/* Root sees every job; everyone else only their own. */
+/* Root and admin_groups see every job (auth.c, at accept); everyone else
+ * only their own. */
 int
 conn_sees_all(struct conn *c)
 {
-	return (c->uid == 0);
+	return (c->sees_all);
 }
 
 int
@@ -135,13 +137,14 @@ conn_may_see(struct conn *c, uid_t owner)
 }
 
 void
-conn_accept(int fd, uid_t uid, pid_t pid)
+conn_accept(int fd, uid_t uid, pid_t pid, int sees_all)
 {
 	struct conn	*c = xcalloc(1, sizeof(*c));
 
 	c->id = ++next_conn_id;
 	c->uid = uid;
 	c->pid = pid;
+	c->sees_all = sees_all;
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->more_ev = evtimer_new(base, conn_more_cb, c);
 	c->free_ev = event_new(base, -1, 0, conn_free_cb, c);
@@ -162,8 +165,8 @@ conn_accept(int fd, uid_t uid, pid_t pid)
 	nconns++;
 	user_conn_add(uid);
 	stats_count(STAT_CONN_ACCEPTED, 1);
-	log_debug("conn %lu: uid %lu pid %ld", c->id, (unsigned long)uid,
-	    (long)pid);
+	log_debug("conn %lu: uid %lu pid %ld%s", c->id, (unsigned long)uid,
+	    (long)pid, sees_all ? " (sees every job)" : "");
 }
 
 /* Room for len more bytes of replies, or c is disconnected: -1. */

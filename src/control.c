@@ -1,9 +1,9 @@
 /*
  * The control socket, and nothing else: create it safely (or take the one
  * systemd passes, socket activation), refuse a second jobd, accept with a
- * pause on descriptor exhaustion, let only root and jobd's own uid in
- * (SO_PEERCRED, taken at connect time), and hold at most max_conns
- * connections, max_conns_per_user of one uid.
+ * pause on descriptor exhaustion, let in whom auth.c admits (SO_PEERCRED,
+ * taken at connect time), and hold at most max_conns connections,
+ * max_conns_per_user of one uid.
  */
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -215,8 +215,12 @@ control_bind(const char *path, struct sockaddr_un *sun)
 		log_warn("socket");
 		return (-1);
 	}
-	/* The mode is right from the start: no chmod by path afterwards. */
-	old = umask(0177);
+	/*
+	 * The mode is right from the start: no chmod by path afterwards. As
+	 * root every local user may connect, and auth.c decides who is served
+	 * (SO_PEERCRED); else only jobd's own user.
+	 */
+	old = umask(geteuid() == 0 ? 0111 : 0177);
 	if (bind(fd, (struct sockaddr *)sun, sizeof(*sun)) == -1) {
 		umask(old);
 		log_warn("bind %s", path);
@@ -325,12 +329,10 @@ control_refuse(int fd, uid_t uid, const char *code, const char *limit,
 	char		*frame;
 	size_t		 len;
 
+	/* A refusal by auth.c is logged by the caller, which has the pid. */
 	if (limit != NULL)
 		log_warnx("uid %lu: limit %s: connection refused: %s",
 		    (unsigned long)uid, limit, msg);
-	else
-		log_warnx("refused connection from uid %lu: %s",
-		    (unsigned long)uid, msg);
 	stats_count(STAT_CONN_REFUSED, 1);
 	/* Best effort: the socket is non-blocking and the line is short. */
 	if ((frame = proto_frame(resp, &len)) != NULL &&
@@ -370,6 +372,8 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct ucred	cred;
 	socklen_t	len = sizeof(cred);
+	char		why[256];
+	int		sees_all;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("%s: SO_PEERCRED", __func__);
@@ -380,14 +384,15 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		paused = 0;
 		log_info("accept: descriptors available again: accepting");
 	}
-	if (cred.uid != 0 && cred.uid != geteuid()) {
-		control_refuse(fd, cred.uid, JOBD_E_FORBIDDEN, NULL, "this jobd "
-		    "serves only root and its own user");
+	if (auth_admit(cred.uid, &sees_all, why, sizeof(why)) == -1) {
+		log_warnx("refused connection from pid %ld: %s",
+		    (long)cred.pid, why);
+		control_refuse(fd, cred.uid, JOBD_E_FORBIDDEN, NULL, why);
 		return;
 	}
 	if (control_admit(fd, cred.uid) == -1)
 		return;
-	conn_accept(fd, cred.uid, cred.pid);
+	conn_accept(fd, cred.uid, cred.pid, sees_all);
 }
 
 /*

@@ -255,6 +255,9 @@ add_queue_fields(json_object *req, const struct ctl_args *args)
 	}
 	if ((s = args_get(args, OPT_KEY)) != NULL && req != NULL)
 		json_object_object_add(req, "key", json_object_new_string(s));
+	/* A name, or digits for a uid: jobd resolves both. */
+	if ((s = args_get(args, OPT_USER)) != NULL && req != NULL)
+		json_object_object_add(req, "user", json_object_new_string(s));
 	if ((s = args_get(args, OPT_START_BY)) != NULL) {
 		d = parse_duration(s);
 		if (req != NULL)
@@ -714,8 +717,7 @@ run_job(const struct run_spec *rs, json_object **respp)
 	req = build_request(rs, 1, &io);
 	c = ctl_connect();
 	if (jobd_send_fds(c, req, io.fds, io.nfds) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
-		    strerror(errno));
+		ctl_send_failed(c);
 	json_object_put(req);
 
 	for (;;) {
@@ -831,8 +833,7 @@ run_detached(const struct run_spec *rs)
 	req = build_request(rs, 0, &io);
 	c = ctl_connect();
 	if (jobd_send_fds(c, req, io.fds, io.nfds) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
-		    strerror(errno));
+		ctl_send_failed(c);
 	json_object_put(req);
 	resp = ctl_recv(c);
 	jobd_close(c);

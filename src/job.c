@@ -54,6 +54,7 @@ struct job {
 	pid_t			 pid;		/* the leader */
 	pid_t			 wait_pid;	/* the leader, or its shim */
 	uid_t			 uid;		/* who submitted it */
+	uid_t			 run_uid;	/* who it runs as */
 	double			 timeout;
 	double			 kill_after;
 	int			 sig;
@@ -244,6 +245,7 @@ job_done(struct job *job)
 uint64_t	job_id(struct job *job) { return (job->id); }
 pid_t		job_pid(struct job *job) { return (job->pid); }
 uid_t		job_uid(struct job *job) { return (job->uid); }
+uid_t		job_run_uid(struct job *job) { return (job->run_uid); }
 
 const char *
 job_output(struct job *job, int stream, size_t *len)
@@ -521,7 +523,8 @@ job_log_start(struct job *job)
 	}
 	if (job->argv[i] != NULL)
 		snprintf(cmd + len, sizeof(cmd) - len, " ...");
-	job_log(job, LOG_LVL_INFO, "started: %s", cmd);
+	job_log(job, LOG_LVL_INFO, "started as uid %lu: %s",
+	    (unsigned long)(geteuid() == 0 ? job->run_uid : geteuid()), cmd);
 }
 
 static void
@@ -615,6 +618,8 @@ job_new(struct run_req *r, struct conn *c)
 	struct job	*job = job_alloc(next_id + 1, r);
 
 	job->uid = c != NULL ? conn_uid(c) : getuid();
+	job->run_uid = job->req->user_uid >= 0 ? (uid_t)job->req->user_uid :
+	    job->uid;
 	job->owner = job->req->cancel_on_disconnect ? c : NULL;
 	/* Known at once, for the output op; a passed stream drops out. */
 	job->files = job->req->output_file ? 3 : 0;
@@ -670,24 +675,54 @@ job_note_id(uint64_t id)
 		next_id = id;
 }
 
+/* Variables jobd sets, over any value the request gives them: the user's
+ * own too when jobd knows who that is (ident). */
+static int
+job_env_ours(const char *kv, int ident)
+{
+	static const char *const ours[] = { "JOBD_JOB_ID=", "JOBD_DEADLINE=",
+	    "HOME=", "USER=", "LOGNAME=", "SHELL=", NULL };
+	size_t	i;
+
+	for (i = 0; ours[i] != NULL && (ident || i < 2); i++)
+		if (strncmp(kv, ours[i], strlen(ours[i])) == 0)
+			return (1);
+	return (0);
+}
+
 /*
- * The job's environment: the request's, and over it what jobd tells every
- * job. The strings of the request's are borrowed; free only ours, the
- * last two.
+ * The job's environment: the request's; PATH if it has none (the user's
+ * default); the user's HOME, USER, LOGNAME and SHELL from the passwd entry
+ * (ra NULL: none known), which a request cannot override; what jobd tells
+ * every job. The request's strings are borrowed; ours, from *ours on, are
+ * freed by job_envp_free().
  */
 static char **
-job_envp(struct job *job, char **envp)
+job_envp(struct job *job, char **envp, const struct runas *ra, size_t *ours)
 {
 	char	**v;
 	size_t	  n, i, j = 0;
+	int	  path = 0;
 
 	for (n = 0; envp[n] != NULL; n++)
 		;
-	v = xcalloc(n + 3, sizeof(char *));
-	for (i = 0; i < n; i++)
-		if (strncmp(envp[i], "JOBD_JOB_ID=", 12) != 0 &&
-		    strncmp(envp[i], "JOBD_DEADLINE=", 14) != 0)
+	v = xcalloc(n + 8, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			path = 1;
+		if (!job_env_ours(envp[i], ra != NULL))
 			v[j++] = envp[i];
+	}
+	*ours = j;
+	if (!path)
+		v[j++] = xstrdup((ra != NULL ? ra->uid : geteuid()) == 0 ?
+		    "PATH=" JOBD_DEFAULT_PATH : "PATH=" JOBD_USER_PATH);
+	if (ra != NULL) {
+		xasprintf(&v[j++], "HOME=%s", ra->home);
+		xasprintf(&v[j++], "USER=%s", ra->name);
+		xasprintf(&v[j++], "LOGNAME=%s", ra->name);
+		xasprintf(&v[j++], "SHELL=%s", ra->shell);
+	}
 	xasprintf(&v[j++], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
 	if (job->timeout > 0)
 		xasprintf(&v[j++], "JOBD_DEADLINE=%.3f",
@@ -698,15 +733,30 @@ job_envp(struct job *job, char **envp)
 }
 
 static void
-job_envp_free(char **v)
+job_envp_free(char **v, size_t ours)
 {
 	size_t	n;
 
-	for (n = 0; v[n] != NULL; n++)
-		;
-	free(v[n - 1]);
-	free(v[n - 2]);
+	for (n = ours; v[n] != NULL; n++)
+		free(v[n]);
 	free(v);
+}
+
+/*
+ * Who the job runs as, looked up before the fork (the child makes no NSS
+ * call). Root's jobd switches to the job's user; anyone else's runs jobs as
+ * itself, with its own variables if it has a passwd entry (*known).
+ */
+static int
+job_identity(struct job *job, struct runas *ra, int *known, char *err,
+    size_t len)
+{
+	*known = 1;
+	if (geteuid() == 0)
+		return (runas_get(job->run_uid, ra, err, len));
+	if (runas_get(geteuid(), ra, err, len) == -1)
+		*known = 0;
+	return (0);
 }
 
 /*
@@ -767,13 +817,22 @@ job_spawn(struct job *job)
 	struct spawn_req	 sr;
 	struct spawn_limits	 lim;
 	struct spawn_err	 se;
-	int			 child[3];
+	struct runas		 ra;
+	int			 child[3], known;
+	size_t			 ours;
 	char			 err[512], **envp;
 	uint64_t		 t0 = mono_ns();
 
+	if (job_identity(job, &ra, &known, err, sizeof(err)) == -1) {
+		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
+		job_end_request(job);
+		job_fail(job, ENOENT, err);
+		return;
+	}
 	if ((job->ct = container_new(job, job->id, err, sizeof(err))) == NULL) {
 		se.err = errno;
 		log_warnx("job %llu: %s", (unsigned long long)job->id, err);
+		runas_free(&ra);
 		job_end_request(job);
 		job_fail(job, se.err, err);
 		return;
@@ -781,12 +840,13 @@ job_spawn(struct job *job)
 	if (job_pipes(job, r, child) == -1) {
 		se.err = errno;
 		snprintf(se.msg, sizeof(se.msg), "pipe: %s", strerror(errno));
+		runas_free(&ra);
 		job_close_child_fds(child);
 		job_end_request(job);
 		job_fail(job, se.err, se.msg);
 		return;
 	}
-	envp = job_envp(job, r->envp);
+	envp = job_envp(job, r->envp, known ? &ra : NULL, &ours);
 	memset(&sr, 0, sizeof(sr));
 	sr.argv = job->argv;
 	sr.envp = envp;
@@ -797,10 +857,18 @@ job_spawn(struct job *job)
 	sr.umask = (mode_t)cfg.job_umask;
 	job_limits(r, &lim);
 	sr.limits = &lim;
+	if (geteuid() == 0) {
+		sr.setid = 1;
+		sr.uid = ra.uid;
+		sr.gid = ra.gid;
+		sr.groups = ra.groups;
+		sr.ngroups = ra.ngroups;
+	}
 	container_spawn_req(job->ct, &sr);
 	job->wait_pid = spawn_job(&sr, &se);
 	job->pid = sr.leader;
-	job_envp_free(envp);
+	job_envp_free(envp, ours);
+	runas_free(&ra);
 	job_close_child_fds(child);
 	job_end_request(job);
 	container_spawned(job->ct, job->wait_pid, job->pid);
@@ -1517,14 +1585,15 @@ job_count_states(struct conn *c, unsigned int n[JOB_NSTATES])
 }
 
 json_object *
-job_list_json(void)
+job_list_json(struct conn *c)
 {
 	json_object	*a = json_object_new_array();
 	struct job	*job;
 
 	/* Oldest first: ids grow with time. */
 	RB_FOREACH(job, job_ids, &ids)
-		json_object_array_add(a, job_to_json(job, 0));
+		if (conn_may_see(c, job->uid))
+			json_object_array_add(a, job_to_json(job, 0));
 	return (a);
 }
 
@@ -1830,6 +1899,8 @@ job_restore(const struct store_rec *rec, char *err, size_t len)
 	job = job_alloc(rec->id, &r);
 	job->priority = job->qe.priority = rec->priority;
 	job->uid = (uid_t)rec->uid;
+	job->run_uid = job->req->user_uid >= 0 ? (uid_t)job->req->user_uid :
+	    job->uid;
 	job->submitted_at = rec->submitted_at;
 	job->pid = (pid_t)rec->pid;
 	/* The record's key, not the request's (they are the same). */

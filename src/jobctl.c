@@ -37,7 +37,7 @@ static void			 parse_args(const struct ctl_cmd *, int,
 	"\t[--max-output bytes] [--priority n] [--key key]\n" \
 	"\t[--start-by duration] [--warn-before duration]\n" \
 	"\t[--warn-signal signal] [--rlimit name=value] [--nice n]\n" \
-	"\t[--detach] [--json] [--] command [arg ...]"
+	"\t[--user user] [--detach] [--json] [--] command [arg ...]"
 
 static const struct option run_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -61,6 +61,7 @@ static const struct option run_longopts[] = {
 	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
 	{ "rlimit",	required_argument,	NULL,	OPT_RLIMIT },
 	{ "nice",	required_argument,	NULL,	OPT_NICE },
+	{ "user",	required_argument,	NULL,	OPT_USER },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ NULL,		0,			NULL,	0 }
 };
@@ -72,7 +73,8 @@ static const struct option run_longopts[] = {
 	"\t[-e name=value] [--clear-env] [--max-output bytes]\n" \
 	"\t[--priority n] [--key key] [--start-by duration]\n" \
 	"\t[--warn-before duration] [--warn-signal signal] [--output-file]\n" \
-	"\t[--rlimit name=value] [--nice n] [--json] [--] command [arg ...]"
+	"\t[--rlimit name=value] [--nice n] [--user user] [--json]\n" \
+	"\t[--] command [arg ...]"
 
 static const struct option submit_longopts[] = {
 	{ "chdir",	required_argument,	NULL,	'C' },
@@ -91,6 +93,7 @@ static const struct option submit_longopts[] = {
 	{ "start-by",	required_argument,	NULL,	OPT_START_BY },
 	{ "warn-before", required_argument,	NULL,	OPT_WARN_BEFORE },
 	{ "warn-signal", required_argument,	NULL,	OPT_WARN_SIGNAL },
+	{ "user",	required_argument,	NULL,	OPT_USER },
 	{ "output-file", no_argument,		NULL,	OPT_OUTPUT_FILE },
 	{ "rlimit",	required_argument,	NULL,	OPT_RLIMIT },
 	{ "nice",	required_argument,	NULL,	OPT_NICE },
@@ -382,12 +385,27 @@ ctl_recv(struct jobd_client *c)
 	return (resp);
 }
 
+/*
+ * Sending failed: jobd may have refused the connection (forbidden) and
+ * closed it, its one error line waiting for us to read. Exits.
+ */
+void
+ctl_send_failed(struct jobd_client *c)
+{
+	json_object	*resp;
+	int		 saved = errno;
+
+	if ((saved == EPIPE || saved == ECONNRESET) &&
+	    (resp = jobd_recv(c)) != NULL && !jbool(resp, "ok"))
+		ctl_fail_resp(resp);
+	ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s", strerror(saved));
+}
+
 json_object *
 ctl_call(struct jobd_client *c, json_object *req)
 {
 	if (jobd_send(c, req) == -1)
-		ctl_fail(ctl.cmd->fail_exit, "sending to jobd: %s",
-		    strerror(errno));
+		ctl_send_failed(c);
 	return (ctl_recv(c));
 }
 

@@ -39,7 +39,8 @@ enum {
 	OPT_OUTPUT_FILE,
 	OPT_RLIMIT,
 	OPT_NICE,
-	OPT_PROMETHEUS
+	OPT_PROMETHEUS,
+	OPT_USER
 };
 
 struct ctl_args;
@@ -114,6 +115,8 @@ struct jobd_client *ctl_connect(void);
 json_object	*ctl_recv(struct jobd_client *);
 json_object	*ctl_recv_any(struct jobd_client *);
 void		 ctl_fail_resp(json_object *)
+		    __attribute__((noreturn));
+void		 ctl_send_failed(struct jobd_client *)
 		    __attribute__((noreturn));
 json_object	*ctl_call(struct jobd_client *, json_object *);
 long long	 ctl_parse_id(const char *);

@@ -226,6 +226,7 @@ main(int argc, char **argv)
 	reap_init();
 	sched_init();
 	spawn_init();	/* after every change to signal dispositions */
+	auth_apply();
 	if (control_listen(sockarg) == -1)
 		exit(1);
 	/* Only once the socket is ours: it names the containers to reclaim. */
@@ -259,6 +260,7 @@ main(int argc, char **argv)
 	reap_free();
 	notify_free();
 	server_free();
+	auth_free();
 	event_base_free(base);
 	config_free(&cfg);
 	log_info("exiting");

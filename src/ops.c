@@ -188,6 +188,15 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 	}
 	for (i = 0; i < n; i++)
 		r.fd[r.fd_slot[i]] = fds[i];
+	if (auth_run_user(c, &r, &e) == -1) {
+		proto_free_run(&r);
+		reply_err(c, tag, &e);
+		return;
+	}
+	/* The store keeps the uid, not the name: see auth_run_user(). */
+	if (r.user_uid >= 0)
+		json_object_object_add(req, "user",
+		    json_object_new_int64(r.user_uid));
 	sched_submit(c, req, tag, &r);
 }
 
@@ -203,7 +212,9 @@ lookup(struct conn *c, json_object *req, json_object *tag)
 		reply_err(c, tag, &e);
 		return (NULL);
 	}
-	if ((job = job_find(id)) == NULL) {
+	/* Another user's job: as if there were none. */
+	if ((job = job_find(id)) == NULL || !conn_may_see(c, job_uid(job))) {
+		job = NULL;
 		snprintf(e.msg, sizeof(e.msg), "no job %llu",
 		    (unsigned long long)id);
 		reply(c, proto_error(tag, JOBD_E_NOT_FOUND, e.msg));
@@ -241,7 +252,7 @@ op_list(struct conn *c, json_object *req, json_object *tag)
 	json_object	*resp;
 
 	resp = proto_ok(tag);
-	json_object_object_add(resp, "jobs", job_list_json());
+	json_object_object_add(resp, "jobs", job_list_json(c));
 	reply(c, resp);
 }
 

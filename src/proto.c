@@ -327,9 +327,9 @@ decode_env(json_object *req, struct run_req *r, struct proto_err *e)
 	size_t		 i = 0, n, bytes = 0;
 	char		*val;
 
+	/* PATH and the user's variables are added at spawn (job.c). */
 	if (!json_object_object_get_ex(req, "env", &v)) {
-		r->envp = xcalloc(2, sizeof(char *));
-		r->envp[0] = xstrdup("PATH=" JOBD_DEFAULT_PATH);
+		r->envp = xcalloc(1, sizeof(char *));
 		return (0);
 	}
 	if (!json_object_is_type(v, json_type_object))
@@ -528,6 +528,25 @@ decode_rlimits(json_object *req, struct run_req *r, struct proto_err *e)
 	return (0);
 }
 
+/* "user": a name, or a uid; resolved and checked by auth.c. */
+static int
+decode_user(json_object *req, struct run_req *r, struct proto_err *e)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(req, "user", &v))
+		return (0);
+	if (json_object_is_type(v, json_type_int))
+		return (proto_get_int(req, "run", "user", 0, UINT32_MAX - 1, -1,
+		    &r->user_uid, e));
+	if (get_cstring(v, "run: \"user\"", &r->user, e) == -1)
+		return (-1);
+	if (r->user[0] == '\0' || strlen(r->user) > JOBD_USER_MAX)
+		return (perr(e, JOBD_E_BAD_REQUEST, "run: \"user\" must be a "
+		    "name of 1 to %d bytes, or a uid", JOBD_USER_MAX));
+	return (0);
+}
+
 /* "fds": which stdio slots the descriptors passed with the line are for. */
 static int
 decode_fds(json_object *req, struct run_req *r, struct proto_err *e)
@@ -569,12 +588,13 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	    "kill_after", "signal", "stdin", "max_output", "wait",
 	    "on_disconnect", "fds", "events", "priority", "start_by", "key",
 	    "warn_before", "warn_signal", "output_file", "rlimits", "nice",
-	    NULL };
+	    "user", NULL };
 	json_object	*v;
 
 	memset(r, 0, sizeof(*r));
 	r->fd[0] = r->fd[1] = r->fd[2] = -1;
 	r->kill_after = -1;
+	r->user_uid = -1;
 	r->sig = 15;
 	r->max_output = cfg.max_output;
 	if (proto_check_fields(req, fields, e) == -1 ||
@@ -587,6 +607,7 @@ proto_decode_run(json_object *req, struct run_req *r, struct proto_err *e)
 	    get_bool(req, "events", &r->events, e) == -1 ||
 	    decode_output_fields(req, r, e) == -1 ||
 	    decode_fds(req, r, e) == -1 ||
+	    decode_user(req, r, e) == -1 ||
 	    decode_queue_fields(req, r, e) == -1 ||
 	    decode_rlimits(req, r, e) == -1)
 		goto fail;
@@ -628,11 +649,13 @@ proto_free_run(struct run_req *r)
 	free(r->cwd);
 	free(r->stdin_data);
 	free(r->key);
+	free(r->user);
 	for (i = 0; i < 3; i++)
 		if (r->fd[i] != -1)
 			close(r->fd[i]);
 	memset(r, 0, sizeof(*r));
 	r->fd[0] = r->fd[1] = r->fd[2] = -1;
+	r->user_uid = -1;
 }
 
 json_object *

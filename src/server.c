@@ -75,6 +75,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 	case SIGHUP:
 		notify_reloading();
 		if (config_reload(&cfg) == 0) {
+			auth_apply();
 			output_files_budget(cfg.max_output_files);
 			sched_kick();	/* max_running may have grown */
 		}

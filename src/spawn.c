@@ -13,6 +13,9 @@
  * job is the shim's child, forked (with memory of its own) and held at a
  * gate until the shim runs: were the job to run first, it could stop its
  * parent before that exec, and jobd, waiting for the exec, with it.
+ *
+ * The job becomes its user (spawn_req's setid) in its own set-up, in every
+ * tier: the shim stays root, so that the job can never stop or kill it.
  */
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -39,6 +42,21 @@
 #endif
 
 #define SPAWN_STACK	(64 * 1024)
+
+/* The 32-bit id calls where the plain ones take 16-bit ids. */
+#ifdef SYS_setresuid32
+#define SYS_SETGROUPS	SYS_setgroups32
+#define SYS_SETRESGID	SYS_setresgid32
+#define SYS_SETRESUID	SYS_setresuid32
+#define SYS_GETRESGID	SYS_getresgid32
+#define SYS_GETRESUID	SYS_getresuid32
+#else
+#define SYS_SETGROUPS	SYS_setgroups
+#define SYS_SETRESGID	SYS_setresgid
+#define SYS_SETRESUID	SYS_setresuid
+#define SYS_GETRESGID	SYS_getresgid
+#define SYS_GETRESUID	SYS_getresuid
+#endif
 
 struct child_args {
 	const struct spawn_req	 *req;
@@ -199,6 +217,38 @@ child_limits(struct child_args *a)
 		child_fail(a, "setpriority", errno);
 }
 
+/*
+ * Become the job's user: groups, then gid, then uid (once uid 0 is gone
+ * the others can no longer change), then check that it stuck and that
+ * there is no way back. Raw system calls: they change this process alone,
+ * where glibc's would also set the ids of every thread of jobd, whose
+ * memory a vfork-style child shares.
+ */
+__attribute__((no_sanitize("address", "undefined")))
+static void
+child_identity(struct child_args *a)
+{
+	const struct spawn_req	*r = a->req;
+	uid_t			 u[3];
+	gid_t			 g[3];
+
+	if (!r->setid)
+		return;
+	if (syscall(SYS_SETGROUPS, (size_t)r->ngroups, r->groups) == -1)
+		child_fail(a, "setgroups", errno);
+	if (syscall(SYS_SETRESGID, r->gid, r->gid, r->gid) == -1)
+		child_fail(a, "setgid", errno);
+	if (syscall(SYS_SETRESUID, r->uid, r->uid, r->uid) == -1)
+		child_fail(a, "setuid", errno);
+	if (syscall(SYS_GETRESUID, &u[0], &u[1], &u[2]) == -1 ||
+	    syscall(SYS_GETRESGID, &g[0], &g[1], &g[2]) == -1 ||
+	    u[0] != r->uid || u[1] != r->uid || u[2] != r->uid ||
+	    g[0] != r->gid || g[1] != r->gid || g[2] != r->gid)
+		child_fail(a, "setuid", EPERM);
+	if (r->uid != 0 && syscall(SYS_SETRESUID, 0, 0, 0) != -1)
+		child_fail(a, "setuid", EPERM);
+}
+
 /* The job's process, up to its exec. */
 __attribute__((no_sanitize("address", "undefined")))
 static void
@@ -221,6 +271,8 @@ child_setup(struct child_args *a)
 		child_fail(a, "close_range", errno);
 	child_limits(a);
 	umask(r->umask);
+	child_identity(a);
+	/* As the job's user: a cwd it may not enter fails the spawn. */
 	if (chdir(r->cwd) == -1)
 		child_fail(a, "chdir", errno);
 }
@@ -573,7 +625,7 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 			snprintf(se->msg, sizeof(se->msg), "%s: %s", r->argv[0],
 			    strerror(se->err));
 		else if (strcmp(se->step, "chdir") == 0)
-			snprintf(se->msg, sizeof(se->msg), "chdir %s: %s",
+			snprintf(se->msg, sizeof(se->msg), "cwd %s: %s",
 			    r->cwd, strerror(se->err));
 		else
 			snprintf(se->msg, sizeof(se->msg), "%s: %s", se->step,

@@ -258,7 +258,8 @@ watch_op(struct conn *c, json_object *req, json_object *tag)
 		watch_reply(c, proto_error(tag, e.code, e.msg));
 		return;
 	}
-	if (key.job_id != 0 && (job = job_find(key.job_id)) == NULL) {
+	if (key.job_id != 0 && ((job = job_find(key.job_id)) == NULL ||
+	    !conn_may_see(c, job_uid(job)))) {
 		snprintf(e.msg, sizeof(e.msg), "no job %llu",
 		    (unsigned long long)key.job_id);
 		watch_reply(c, proto_error(tag, JOBD_E_NOT_FOUND, e.msg));

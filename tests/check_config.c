@@ -39,6 +39,30 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.job_umask, 022);
 	ck_assert_double_eq(c.unkillable_after, 10);
 	ck_assert_str_eq(c.containment, "auto");
+	ck_assert_ptr_null(c.allow_users);
+	ck_assert_str_eq(c.allow_groups, "jobd");
+	ck_assert_ptr_null(c.admin_groups);
+	config_free(&c);
+}
+END_TEST
+
+/* The lists of who may do what: kept as written; empty is none. */
+START_TEST(test_lists)
+{
+	struct jobd_config	 c;
+	char			*path;
+
+	config_defaults(&c);
+	path = conf_file("allow_users = alice, 1001 bob\nallow_groups =\n"
+	    "admin_groups = ops\n");
+	ck_assert_int_eq(config_load(&c, path, 1), 0);
+	ck_assert_str_eq(c.allow_users, "alice, 1001 bob");
+	ck_assert_ptr_null(c.allow_groups);
+	ck_assert_str_eq(c.admin_groups, "ops");
+	unlink(path);
+	path = conf_file("allow_users = al\001ice\n");
+	ck_assert_int_eq(config_load(&c, path, 1), 1);
+	unlink(path);
 	config_free(&c);
 }
 END_TEST
@@ -391,6 +415,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_load);
+	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_missing);
 	tcase_add_test(tc, test_limits);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "jobd-protocol.h"
 
 #define TEST_TIMEOUT	30
 #define TABLE_TIMEOUT	120
@@ -699,7 +701,9 @@ START_TEST(options)
 	char			 sub[PATH_MAX], real[PATH_MAX];
 	char			 want[PATH_MAX + 2];
 	char			 noexec[PATH_MAX], in[PATH_MAX];
-	int			 fd;
+	char			 envwant[1024];
+	struct passwd		*pw;
+	int			 fd, n;
 
 	start_jobd(&J, NULL);
 	path_in(&J, "sub", sub, sizeof(sub));
@@ -737,10 +741,18 @@ START_TEST(options)
 	run_files(&ps, (const char *[]){ "jobctl", "run", "--clear-env", "-e",
 	    "A=1", "--", "/usr/bin/env", NULL }, &o);
 	ck_assert_int_eq(o.status, 0);
-	/* jobd adds its two, whatever the client's environment. */
-	ck_assert_msg(strncmp(o.out, "A=1\nJOBD_JOB_ID=", 16) == 0 &&
-	    strlen(o.out) > 33 && strcmp(o.out + strlen(o.out) - 17,
-	    "\nJOBD_DEADLINE=0\n") == 0 && strchr(o.out + 16, '\n') ==
+	/*
+	 * jobd adds PATH, the user's variables and its own two, whatever
+	 * the client's environment (jobd runs as us).
+	 */
+	ck_assert_ptr_nonnull(pw = getpwuid(geteuid()));
+	n = snprintf(envwant, sizeof(envwant), "A=1\nPATH=%s\nHOME=%s\n"
+	    "USER=%s\nLOGNAME=%s\nSHELL=%s\nJOBD_JOB_ID=", geteuid() == 0 ?
+	    JOBD_DEFAULT_PATH : JOBD_USER_PATH, pw->pw_dir, pw->pw_name,
+	    pw->pw_name, *pw->pw_shell != '\0' ? pw->pw_shell : "/bin/sh");
+	ck_assert_msg(strncmp(o.out, envwant, (size_t)n) == 0 &&
+	    strlen(o.out) > (size_t)n + 17 && strcmp(o.out + strlen(o.out) -
+	    17, "\nJOBD_DEADLINE=0\n") == 0 && strchr(o.out + n, '\n') ==
 	    o.out + strlen(o.out) - 17, "env: %s", o.out);
 	free_outcome(&o);
 

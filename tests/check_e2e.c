@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -310,8 +311,8 @@ START_TEST(spawn_failures)
 	    "{\"cwd\":\"/nonexistent-jobd-e2e-dir\"}"), NULL);
 	ck_assert_str_eq(jstr(job, "state"), "failed");
 	ck_assert_str_eq(jstr(job, "error"), "ENOENT");
-	ck_assert_msg(strstr(jstr(job, "error_message"), "chdir") != NULL,
-	    "error_message does not mention chdir: %s",
+	ck_assert_msg(strncmp(jstr(job, "error_message"), "cwd /nonexistent",
+	    16) == 0, "error_message does not name the cwd: %s",
 	    jstr(job, "error_message"));
 	json_object_put(job);
 	e2e_close(c);
@@ -866,7 +867,8 @@ START_TEST(child_hygiene)
 	const char		*out;
 	unsigned long long	 ign, blk;
 	long long		 id;
-	char			 want[256];
+	struct passwd		*pw;
+	char			 want[1024];
 
 	start_jobd(&J, NULL);
 	c = e2e_connect(&J);
@@ -892,10 +894,18 @@ START_TEST(child_hygiene)
 	ck_assert_str_eq(jstr(job, "stdout"), "0\n1\n2\n3\n");
 	json_object_put(job);
 
-	/* Nothing of jobd's own environment; what it tells every job. */
+	/*
+	 * Nothing of jobd's own environment: the user's PATH, variables
+	 * (from the passwd entry; jobd runs as us) and what jobd tells every
+	 * job.
+	 */
 	job = run_wait(c, run_req(jargv("env", NULL), "{}"), &id);
-	snprintf(want, sizeof(want), "PATH=" JOBD_DEFAULT_PATH "\n"
-	    "JOBD_JOB_ID=%lld\nJOBD_DEADLINE=0\n", id);
+	ck_assert_ptr_nonnull(pw = getpwuid(geteuid()));
+	snprintf(want, sizeof(want), "PATH=%s\nHOME=%s\nUSER=%s\n"
+	    "LOGNAME=%s\nSHELL=%s\nJOBD_JOB_ID=%lld\nJOBD_DEADLINE=0\n",
+	    geteuid() == 0 ? JOBD_DEFAULT_PATH : JOBD_USER_PATH, pw->pw_dir,
+	    pw->pw_name, pw->pw_name, *pw->pw_shell != '\0' ? pw->pw_shell :
+	    "/bin/sh", id);
 	ck_assert_str_eq(jstr(job, "stdout"), want);
 	json_object_put(job);
 

@@ -171,8 +171,10 @@ START_TEST(test_run_defaults)
 
 	ck_assert_int_eq(decode("{\"op\":\"run\",\"argv\":[\"true\"]}", &r,
 	    &e), 0);
-	ck_assert_str_eq(r.envp[0], "PATH=" JOBD_DEFAULT_PATH);
-	ck_assert_ptr_null(r.envp[1]);
+	/* PATH and the user's variables come at spawn (job.c). */
+	ck_assert_ptr_null(r.envp[0]);
+	ck_assert_int_eq(r.user_uid, -1);
+	ck_assert_ptr_null(r.user);
 	ck_assert_str_eq(r.cwd, "/");
 	ck_assert_double_eq(r.timeout, 0);
 	ck_assert(r.kill_after < 0);
