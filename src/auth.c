@@ -197,6 +197,7 @@ auth_run_user(struct conn *c, struct run_req *r, struct proto_err *e)
 		found = runas_lookup(num, &uid) == 0;
 	}
 	e->code = JOBD_E_FORBIDDEN;
+	e->limit = NULL;
 	if (self != 0 && (!found || uid != self)) {
 		snprintf(e->msg, sizeof(e->msg), "run: \"user\": only root may "
 		    "run a job as another user");

@@ -509,6 +509,7 @@ job_log_start(struct job *job)
 {
 	char	 cmd[JOB_LOG_ARGV + 8], *w;
 	size_t	 i, len = 0;
+	uid_t	 run_uid;
 
 	if (log_getverbose() < LOG_LVL_INFO)
 		return;
@@ -523,8 +524,12 @@ job_log_start(struct job *job)
 	}
 	if (job->argv[i] != NULL)
 		snprintf(cmd + len, sizeof(cmd) - len, " ...");
-	job_log(job, LOG_LVL_INFO, "started as uid %lu: %s",
-	    (unsigned long)(geteuid() == 0 ? job->run_uid : geteuid()), cmd);
+	run_uid = geteuid() == 0 ? job->run_uid : geteuid();
+	if (run_uid != job->uid)
+		job_log(job, LOG_LVL_INFO, "started: %s (as uid %lu)", cmd,
+		    (unsigned long)run_uid);
+	else
+		job_log(job, LOG_LVL_INFO, "started: %s", cmd);
 }
 
 static void
