@@ -47,7 +47,7 @@ struct jobd_config {
 	size_t		 max_output_files;	/* all files together */
 	char		*state_dir;		/* NULL: the default */
 	int		 store_memory;		/* no store on disk */
-	/* Limits (docs/limits-table.md); 0: unlimited where it says so. */
+	/* Limits (docs/security.md); 0: unlimited where it says so. */
 	unsigned int	 max_args;		/* argv strings of a run */
 	size_t		 max_args_bytes;	/* ... and their bytes */
 	unsigned int	 max_env;		/* env entries of a run */

@@ -89,7 +89,7 @@ static const struct opt opts[] = {
 	{ "store", OPT_STORE, OFF(store_memory), 0, 1, "disk",
 	  "disk: jobs survive a restart; memory: they do not (tests, "
 	  "throwaway use)", 0 },
-	/* Limits (issue 6): docs/limits-table.md lists them all. */
+	/* Limits (issue 6): docs/security.md lists them all. */
 	{ "max_args", OPT_UINT, OFF(max_args), 1, 10000000, "16384",
 	  "strings in a run's argv; beyond, run fails with too_large", 1 },
 	{ "max_args_bytes", OPT_SIZE, OFF(max_args_bytes), 1,

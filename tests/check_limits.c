@@ -3,7 +3,7 @@
  * what a job gets (rlimits, nice), what one user may hold (running and
  * queued jobs, connections), and what a slow, stuck or greedy client
  * costs: an error naming the limit, a log line naming uid and limit, and
- * never jobd itself. docs/limits-table.md names the case for each limit.
+ * never jobd itself. docs/security.md names the case for each limit.
  *
  * CK_RUN_CASE=name runs one case; names are those passed to add() below.
  */
