@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1127,6 +1128,89 @@ log_says(void *arg)
 	return (yes);
 }
 
+
+/* Runs "jobd -n [-v] -f conf": its exit status, stdout and stderr. */
+static int
+config_check(const char *conf, int verbose, char **out, char **err)
+{
+	struct proc_spec	 ps;
+	const char		*quiet[] = { "jobd", "-n", "-f", conf, NULL };
+	const char		*loud[] = { "jobd", "-n", "-v", "-f", conf, NULL };
+	char			 po[PATH_MAX], pe[PATH_MAX];
+	size_t			 len;
+	pid_t			 pid;
+	int			 st, fo, fe;
+
+	path_in(&J, "n.out", po, sizeof(po));
+	path_in(&J, "n.err", pe, sizeof(pe));
+	fo = open(po, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert(fo != -1 && fe != -1);
+	proc_spec_init(&ps);
+	ps.path = JOBD_BIN;
+	ps.fd[1] = fo;
+	ps.fd[2] = fe;
+	pid = spawn_proc(NULL, &ps, verbose ? loud : quiet);
+	close(fo);
+	close(fe);
+	ck_assert_msg(reap_within(pid, &st, 10000), "jobd -n did not exit");
+	*out = read_text(po, &len);
+	*err = read_text(pe, &len);
+	ck_assert(*out != NULL && *err != NULL);
+	return (norm_status(st));
+}
+
+/*
+ * jobd -n: a good file prints "configuration OK" and exits 0; a bad one
+ * prints every error as file:line: message and exits non-zero; -v prints
+ * every option's value. The same table drives it as the daemon's parser.
+ */
+START_TEST(config_check_flag)
+{
+	char	 good[PATH_MAX], bad[PATH_MAX], want[PATH_MAX + 32];
+	char	*out, *err;
+
+	new_inst(&J, NULL);
+	path_in(&J, "good.conf", good, sizeof(good));
+	path_in(&J, "bad.conf", bad, sizeof(bad));
+	write_file(good, "# comment\nmax_running = 3\nkill_after = 2s\n"
+	    "allow_users = root\n", 0644);
+	write_file(bad, "max_running = 3\nmax_running = banana\n"
+	    "no_such_option = 1\nkill_after = -1\n", 0644);
+
+	ck_assert_int_eq(config_check(good, 0, &out, &err), 0);
+	ck_assert_str_eq(out, "configuration OK\n");
+	free(out);
+	free(err);
+
+	ck_assert_int_eq(config_check(good, 1, &out, &err), 0);
+	ck_assert_msg(strstr(out, "max_running") != NULL &&
+	    strstr(out, "3") != NULL && strstr(out, "kill_after") != NULL,
+	    "jobd -n -v printed no values: %s", out);
+	free(out);
+	free(err);
+
+	ck_assert_int_ne(config_check(bad, 0, &out, &err), 0);
+	ck_assert_msg(strstr(out, "configuration OK") == NULL, "%s", out);
+	snprintf(want, sizeof(want), "%s:2: ", bad);
+	ck_assert_msg(strstr(err, want) != NULL, "no %s in: %s", want, err);
+	snprintf(want, sizeof(want), "%s:3: ", bad);
+	ck_assert_msg(strstr(err, want) != NULL, "no %s in: %s", want, err);
+	snprintf(want, sizeof(want), "%s:4: ", bad);
+	ck_assert_msg(strstr(err, want) != NULL, "no %s in: %s", want, err);
+	snprintf(want, sizeof(want), "%s:1: ", bad);
+	ck_assert_msg(strstr(err, want) == NULL, "line 1 is good: %s", err);
+	free(out);
+	free(err);
+
+	path_in(&J, "missing.conf", bad, sizeof(bad));
+	ck_assert_int_ne(config_check(bad, 0, &out, &err), 0);
+	ck_assert_msg(strstr(err, "missing.conf") != NULL, "%s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
 /*
  * 19. SIGHUP reloads the configuration: max_running grows at once, a
  * running job goes on; a file with an error changes nothing and says
@@ -1344,6 +1428,7 @@ e2e_suite(void)
 	add(s, "unkillable", unkillable_reported);
 	add(s, "relative_socket", relative_socket_paths);
 	add(s, "sighup_reload", sighup_reload);
+	add(s, "config_check", config_check_flag);
 	return (s);
 }
 
