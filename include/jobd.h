@@ -355,6 +355,7 @@ void		 queue_free(void);
 
 /* watch.c: streams of job events, the watch op (docs/protocol.md). */
 void		 watch_op(struct conn *, json_object *req, json_object *tag);
+int		 watch_decode(json_object *req, struct proto_err *);
 /* "queued", "started", "terminating", "done". */
 void		 watch_event(struct job *, const char *event);
 void		 watch_output(struct job *, int stream, const char *, size_t);
@@ -388,6 +389,7 @@ int		 conn_has_fds(struct conn *);
 /* sched.c: admission, the queue's slots, one store commit per loop turn. */
 void		 sched_init(void);
 void		 sched_free(void);
+char		*sched_request_text(json_object *req);
 void		 sched_submit(struct conn *, json_object *req, json_object *tag,
 		     struct run_req *);
 void		 sched_kick(void);
@@ -397,6 +399,7 @@ unsigned int	 sched_running(void);
 
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);
+int		 ops_decode(json_object *req, struct proto_err *);
 void		 ops_set_draining(int);
 int		 ops_draining(void);
 
