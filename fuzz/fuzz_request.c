@@ -5,6 +5,10 @@
  * the op table and its field checks, each op's decoding, run's request
  * decoder and the text the store would keep). Nothing is started, nothing
  * is sent; everything is freed, so LeakSanitizer sees what a request leaks.
+ *
+ * A run request that decodes must decode again, to the same job, from the
+ * text the store keeps of it: that is what a restarted jobd runs (job.c's
+ * recovery), and a request that did not would lose its job.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,9 +29,54 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return (0);
 }
 
+static int
+same_vec(char **a, char **b)
+{
+	size_t	i;
+
+	for (i = 0; a[i] != NULL && b[i] != NULL; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return (0);
+	return (a[i] == NULL && b[i] == NULL);
+}
+
+/* The stored text of a decoded run request decodes to the same request. */
+static void
+check_stored(json_object *req)
+{
+	struct proto_err	 e;
+	struct run_req		 r, r2;
+	json_object		*again;
+	char			*text;
+
+	if (proto_decode_run(req, &r, &e) == -1)
+		return;
+	text = sched_request_text(req);
+	if ((again = proto_parse_line(text, strlen(text), &e)) == NULL ||
+	    proto_decode_run(again, &r2, &e) == -1)
+		abort();
+	if (!same_vec(r.argv, r2.argv) || !same_vec(r.envp, r2.envp) ||
+	    strcmp(r.cwd, r2.cwd) != 0 || r.timeout != r2.timeout ||
+	    r.kill_after != r2.kill_after || r.sig != r2.sig ||
+	    r.max_output != r2.max_output || r.stdin_len != r2.stdin_len ||
+	    (r.stdin_len > 0 && memcmp(r.stdin_data, r2.stdin_data,
+	    r.stdin_len) != 0) || r.priority != r2.priority ||
+	    r.start_by != r2.start_by || r.warn_before != r2.warn_before ||
+	    r.warn_sig != r2.warn_sig || r.nfds != r2.nfds ||
+	    r.cancel_on_disconnect != r2.cancel_on_disconnect ||
+	    r.output_file != r2.output_file || (r.key == NULL) !=
+	    (r2.key == NULL) || (r.key != NULL && strcmp(r.key, r2.key) != 0))
+		abort();
+	proto_free_run(&r2);
+	proto_free_run(&r);
+	json_object_put(again);
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char		*op;
 	struct proto_err	 e;
 	json_object		*req;
 
@@ -42,6 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ops_decode(req, &e) == -1 && (e.code == NULL || e.msg[0] == '\0'))
 		abort();
+	if ((op = proto_op(req, &e)) != NULL && strcmp(op, "run") == 0)
+		check_stored(req);
 	json_object_put(req);
 	return (0);
 }
