@@ -6,6 +6,7 @@
 
 #include "base64.h"
 #include "check_jobd.h"
+#include "frame.h"
 #include "jobd.h"
 
 static json_object *
@@ -389,6 +390,94 @@ START_TEST(test_check_fields)
 }
 END_TEST
 
+/* frame_next: lines, CRLF at the bound, an over-long line and its skip. */
+START_TEST(test_framing)
+{
+	struct frame		f = { 0 };
+	struct frame_out	o;
+
+	frame_next(&f, 4, "ab\r\ncd", 6, &o);
+	ck_assert_int_eq(o.kind, FRAME_LINE);
+	ck_assert_uint_eq(o.len, 2);
+	ck_assert_uint_eq(o.used, 4);
+	frame_next(&f, 4, "cd", 2, &o);
+	ck_assert_int_eq(o.kind, FRAME_MORE);
+	/* max_line bytes and a "\r": the "\n" may still come. */
+	frame_next(&f, 4, "abcd\r", 5, &o);
+	ck_assert_int_eq(o.kind, FRAME_MORE);
+	frame_next(&f, 4, "abcd\r\n", 6, &o);
+	ck_assert_int_eq(o.kind, FRAME_LINE);
+	ck_assert_uint_eq(o.len, 4);
+	/* One byte too many, newline and all: answered, nothing skipped. */
+	frame_next(&f, 4, "abcde\n", 6, &o);
+	ck_assert_int_eq(o.kind, FRAME_LONG_LINE);
+	ck_assert_uint_eq(o.used, 6);
+	ck_assert_int_eq(f.discarding, 0);
+	/* Past the bound with no newline: answered, then skipped to it. */
+	frame_next(&f, 4, "abcde", 5, &o);
+	ck_assert_int_eq(o.kind, FRAME_OVERFLOW);
+	ck_assert_uint_eq(o.used, 5);
+	ck_assert_int_eq(f.discarding, 1);
+	frame_next(&f, 4, "fg", 2, &o);
+	ck_assert_int_eq(o.kind, FRAME_SKIP);
+	ck_assert_uint_eq(o.used, 2);
+	frame_next(&f, 4, "h\nok\n", 5, &o);
+	ck_assert_int_eq(o.kind, FRAME_SKIP);
+	ck_assert_uint_eq(o.used, 2);
+	ck_assert_int_eq(f.discarding, 0);
+	frame_next(&f, 4, "ok\n", 3, &o);
+	ck_assert_int_eq(o.kind, FRAME_LINE);
+	ck_assert_uint_eq(o.len, 2);
+	frame_next(&f, 4, NULL, 0, &o);
+	ck_assert_int_eq(o.kind, FRAME_MORE);
+}
+END_TEST
+
+/* ops_decode: what each op decodes, with no job, connection or store. */
+START_TEST(test_ops_decode)
+{
+	static const char *const good[] = {
+		"{\"op\":\"ping\"}",
+		"{\"op\":\"run\",\"argv\":[\"true\"]}",
+		"{\"op\":\"cancel\",\"id\":3,\"signal\":\"KILL\"}",
+		"{\"op\":\"output\",\"id\":1,\"stream\":\"stderr\"}",
+		"{\"op\":\"watch\",\"output\":false}",
+		NULL
+	};
+	static const struct { const char *line, *code; } bad[] = {
+		{ "{\"op\":\"nope\"}", JOBD_E_UNKNOWN_OP },
+		{ "{\"op\":\"list\",\"id\":1}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"status\",\"id\":0}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"signal\",\"id\":1,\"signal\":99}",
+		    JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"output\",\"id\":1,\"stream\":\"stdin\"}",
+		    JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"output\",\"id\":1,\"stream\":\"stdout\","
+		    "\"max\":0}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"watch\",\"output\":1}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"run\",\"argv\":[]}", JOBD_E_BAD_REQUEST },
+		{ NULL, NULL }
+	};
+	struct proto_err	 e;
+	json_object		*o;
+	size_t			 i;
+
+	for (i = 0; good[i] != NULL; i++) {
+		ck_assert_ptr_nonnull(o = parse(good[i], &e));
+		ck_assert_msg(ops_decode(o, &e) == 0, "%s: %s", good[i],
+		    e.msg);
+		json_object_put(o);
+	}
+	for (i = 0; bad[i].line != NULL; i++) {
+		ck_assert_ptr_nonnull(o = parse(bad[i].line, &e));
+		ck_assert_msg(ops_decode(o, &e) == -1, "%s passed",
+		    bad[i].line);
+		ck_assert_str_eq(e.code, bad[i].code);
+		json_object_put(o);
+	}
+}
+END_TEST
+
 Suite *
 proto_suite(void)
 {
@@ -402,6 +491,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_op_field);
 	tcase_add_test(tc, test_id);
 	tcase_add_test(tc, test_check_fields);
+	tcase_add_test(tc, test_framing);
+	tcase_add_test(tc, test_ops_decode);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode run");
