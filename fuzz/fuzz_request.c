@@ -9,6 +9,9 @@
  * A run request that decodes must decode again, to the same job, from the
  * text the store keeps of it: that is what a restarted jobd runs (job.c's
  * recovery), and a request that did not would lose its job.
+ *
+ * The error reply a failure gets must be a frame a client can read: one
+ * line of valid UTF-8 JSON (messages quote what the client sent).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +76,31 @@ check_stored(json_object *req)
 	free(text);
 }
 
+/* The reply to a request that failed with e, as jobd sends it. */
+static void
+check_reply(json_object *req, const struct proto_err *e)
+{
+	struct proto_err	 e2;
+	json_object		*tag = NULL, *resp, *back;
+	char			*frame;
+	size_t			 len;
+
+	if (e->code == NULL || e->msg[0] == '\0')
+		abort();	/* every failure says why */
+	if (req != NULL)
+		json_object_object_get_ex(req, "tag", &tag);
+	resp = proto_error(tag, e->code, e->msg);
+	if ((frame = proto_frame(resp, &len)) == NULL)
+		abort();
+	if (len == 0 || frame[len - 1] != '\n' ||
+	    memchr(frame, '\n', len - 1) != NULL ||
+	    (back = proto_parse_line(frame, len - 1, &e2)) == NULL)
+		abort();
+	json_object_put(back);
+	json_object_put(resp);
+	free(frame);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -85,12 +113,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (-1);
 	memset(&e, 0, sizeof(e));
 	if ((req = proto_parse_line((const char *)data, size, &e)) == NULL) {
-		if (e.code == NULL || e.msg[0] == '\0')
-			abort();	/* every failure says why */
+		check_reply(NULL, &e);
 		return (0);
 	}
-	if (ops_decode(req, &e) == -1 && (e.code == NULL || e.msg[0] == '\0'))
-		abort();
+	if (ops_decode(req, &e) == -1)
+		check_reply(req, &e);
 	if ((op = proto_op(req, &e)) != NULL && strcmp(op, "run") == 0)
 		check_stored(req);
 	json_object_put(req);

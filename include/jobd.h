@@ -65,6 +65,7 @@ const char	*errno_name(int);
 int		 fd_set_nonblock(int);
 int		 fd_set_cloexec(int);
 int		 utf8_valid(const char *, size_t);
+size_t		 utf8_prefix(const char *, size_t max);
 
 /* proto.c */
 struct run_req {

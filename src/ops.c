@@ -100,7 +100,8 @@ ops_find(json_object *req, struct proto_err *e)
 		if (strcmp(ops[i].name, name) == 0)
 			return (&ops[i]);
 	e->code = JOBD_E_UNKNOWN_OP;
-	snprintf(e->msg, sizeof(e->msg), "unknown op \"%.64s\"", name);
+	snprintf(e->msg, sizeof(e->msg), "unknown op \"%.*s\"",
+	    (int)utf8_prefix(name, 64), name);
 	return (NULL);
 }
 

@@ -433,6 +433,40 @@ START_TEST(test_framing)
 }
 END_TEST
 
+/*
+ * A message quoting what the client sent is cut short without splitting a
+ * UTF-8 character: the reply must stay valid JSON (found by fuzz_request).
+ */
+START_TEST(test_quote_cut_utf8)
+{
+	static const char *const lines[] = {
+		/* 63 bytes, then a 2-byte character across the 64th. */
+		"{\"op\":\"ping\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaa\xc3\xa9\":1}",
+		"{\"op\":\"ooooooooooooooooooooooooooooooooooooooooooooooo"
+		    "oooooooooooooooo\xe2\x82\xac\"}",
+		NULL
+	};
+	struct proto_err	 e;
+	json_object		*o;
+	size_t			 i;
+
+	for (i = 0; lines[i] != NULL; i++) {
+		ck_assert_ptr_nonnull(o = parse(lines[i], &e));
+		ck_assert_int_eq(ops_decode(o, &e), -1);
+		ck_assert_msg(utf8_valid(e.msg, strlen(e.msg)),
+		    "not UTF-8: %s", e.msg);
+		ck_assert_ptr_nonnull(strstr(e.msg, i == 0 ? "aaa\"" :
+		    "ooo\""));
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(utf8_prefix("ab\xc3\xa9", 3), 2);
+	ck_assert_uint_eq(utf8_prefix("ab\xc3\xa9", 4), 4);
+	ck_assert_uint_eq(utf8_prefix("ab", 64), 2);
+	ck_assert_uint_eq(utf8_prefix("\xe2\x82\xac", 2), 0);
+}
+END_TEST
+
 /* ops_decode: what each op decodes, with no job, connection or store. */
 START_TEST(test_ops_decode)
 {
@@ -493,6 +527,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_check_fields);
 	tcase_add_test(tc, test_framing);
 	tcase_add_test(tc, test_ops_decode);
+	tcase_add_test(tc, test_quote_cut_utf8);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode run");
