@@ -114,6 +114,7 @@ const char	*errno_name(int);
 int		 fd_set_nonblock(int);
 int		 fd_set_cloexec(int);
 int		 utf8_valid(const char *, size_t);
+size_t		 utf8_prefix(const char *, size_t max);
 
 /* proto.c */
 struct run_req {
@@ -438,6 +439,7 @@ void		 queue_free(void);
 
 /* watch.c: streams of job events, the watch op (docs/protocol.md). */
 void		 watch_op(struct conn *, json_object *req, json_object *tag);
+int		 watch_decode(json_object *req, struct proto_err *);
 /* "queued", "started", "terminating", "done". */
 void		 watch_event(struct job *, const char *event);
 void		 watch_output(struct job *, int stream, const char *, size_t);
@@ -471,6 +473,7 @@ int		 conn_has_fds(struct conn *);
 /* sched.c: admission, the queue's slots, one store commit per loop turn. */
 void		 sched_init(void);
 void		 sched_free(void);
+char		*sched_request_text(json_object *req);
 void		 sched_submit(struct conn *, json_object *req, json_object *tag,
 		     struct run_req *);
 void		 sched_kick(void);
@@ -482,6 +485,7 @@ void		 sched_user_done(uid_t);
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);
 json_object	*ops_requests_json(void);
+int		 ops_decode(json_object *req, struct proto_err *);
 void		 ops_set_draining(int);
 int		 ops_draining(void);
 

@@ -3,11 +3,12 @@
  * wake-up, a bounded reply queue, and a free that is always deferred out of
  * the callbacks (a job may be sending to this connection while it goes).
  *
- * An over-long line is answered with too_large and skipped up to its newline
- * (beanstalkd's bit bucket), so the stream stays in sync and the client can
- * go on. A line must arrive whole within client_idle_timeout of its first
- * byte (slow-loris); a client idle between lines, waiting for results, is
- * never cut.
+ * Where a line ends, and what an over-long one becomes, is frame_next()'s
+ * (src/frame.c): an over-long line is answered with too_large and skipped up
+ * to its newline (beanstalkd's bit bucket), so the stream stays in sync and
+ * the client can go on. A line must arrive whole within client_idle_timeout
+ * of its first byte (slow-loris); a client idle between lines, waiting for
+ * results, is never cut.
  *
  * Reading is recvmsg() of our own, not the bufferevent's, because a client
  * may pass descriptors (SCM_RIGHTS) with a request: each one is tied to the
@@ -27,6 +28,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "frame.h"
 #include "jobd.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -65,7 +67,7 @@ struct conn {
 	uid_t			 uid;
 	pid_t			 pid;
 	int			 sees_all;	/* root, admin_groups */
-	int			 discarding;	/* skipping an over-long line */
+	struct frame		 frame;		/* line framing state */
 	int			 eof;		/* peer sent EOF */
 	int			 halfclosed;	/* ... but still reads replies */
 	unsigned int		 nwaits;	/* results it waits for */
@@ -108,7 +110,6 @@ static void	conn_free_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
 static void	conn_schedule_free(struct conn *);
 static int	conn_peer_gone(struct conn *);
-static int	conn_last_is_cr(struct evbuffer *, size_t);
 
 unsigned int
 conn_count(void)
@@ -361,89 +362,82 @@ conn_drain(struct conn *c, size_t n)
 	c->line_off += n;
 }
 
-/* A line of max_line bytes may still be waiting for the "\n" of "\r\n". */
-static int
-conn_last_is_cr(struct evbuffer *in, size_t len)
+/* What frame_next() says of the buffered input. */
+static void
+conn_frame(struct conn *c, struct frame_out *fo)
 {
-	unsigned char	*p = evbuffer_pullup(in, (ssize_t)len);
+	size_t		 avail = evbuffer_get_length(c->in);
+	const char	*buf = NULL;
 
-	return (p != NULL && p[len - 1] == '\r');
+	if (avail > 0 && (buf = (const char *)evbuffer_pullup(c->in,
+	    (ssize_t)avail)) == NULL)
+		fatalx("%s: evbuffer_pullup", __func__);
+	frame_next(&c->frame, cfg.max_line, buf, avail, fo);
+}
+
+static void
+conn_too_large(struct conn *c)
+{
+	char	msg[128];
+
+	snprintf(msg, sizeof(msg), "request line longer than %zu bytes",
+	    cfg.max_line);
+	conn_reply_error(c, JOBD_E_TOO_LARGE, "max_line", msg);
+	log_warnx("conn %lu: uid %lu: limit max_line: over-long request line "
+	    "skipped", c->id, (unsigned long)c->uid);
 }
 
 /* Serve lines for up to CONN_TURN_NS; schedule the rest. */
 static void
 conn_process(struct conn *c)
 {
-	struct evbuffer		*in = c->in;
-	struct evbuffer_ptr	 eol;
+	struct frame_out	 fo;
 	uint64_t		 until = mono_ns() + CONN_TURN_NS;
-	size_t			 len, n;
-	char			*line;
+	const char		*line;
 	int			 served = 0;
-	char			 msg[128];
 	struct timeval		 now = { 0, 0 };
 
 	while (!c->dead && !c->closing) {
-		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-		if (eol.pos == -1) {
-			len = evbuffer_get_length(in);
-			if (c->discarding) {
-				conn_drain(c, len);
-				conn_drop_fds_before(c, c->line_off);
-			} else if (len > cfg.max_line + 1 || (len == cfg.max_line +
-			    1 && !conn_last_is_cr(in, len))) {
-				snprintf(msg, sizeof(msg), "request line "
-				    "longer than %zu bytes", cfg.max_line);
-				conn_reply_error(c, JOBD_E_TOO_LARGE,
-				    "max_line", msg);
-				log_warnx("conn %lu: uid %lu: limit max_line: "
-				    "over-long request line skipped", c->id,
-				    (unsigned long)c->uid);
-				conn_drain(c, len);
-				conn_drop_fds_before(c, c->line_off);
-				c->discarding = 1;
-			}
+		conn_frame(c, &fo);
+		if (fo.kind == FRAME_MORE)
 			break;
-		}
-		len = (size_t)eol.pos;
-		/* A line is complete: the next one's clock starts anew. */
-		evtimer_del(c->idle_ev);
-		if (c->discarding) {
-			conn_drain(c, len + 1);
+		if (fo.kind == FRAME_SKIP || fo.kind == FRAME_OVERFLOW) {
+			if (fo.kind == FRAME_OVERFLOW)
+				conn_too_large(c);
+			conn_drain(c, fo.used);
 			conn_drop_fds_before(c, c->line_off);
-			c->discarding = 0;
+			if (c->frame.discarding)
+				break;	/* its newline is still to come */
+			/* A line is complete: the next one's clock starts anew. */
+			evtimer_del(c->idle_ev);
 			continue;
 		}
 		if (served++ > 0 && mono_ns() >= until) {
 			evtimer_add(c->more_ev, &now);
 			return;
 		}
-		line = (char *)evbuffer_pullup(in, (ssize_t)len + 1);
-		if (line == NULL)
+		/* A line is complete: the next one's clock starts anew. */
+		evtimer_del(c->idle_ev);
+		if ((line = (const char *)evbuffer_pullup(c->in,
+		    (ssize_t)fo.used)) == NULL)
 			fatalx("%s: evbuffer_pullup", __func__);
-		n = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
-		conn_claim_fds(c, c->line_off + len + 1);
-		if (n > cfg.max_line) {
-			snprintf(msg, sizeof(msg), "request line longer than "
-			    "%zu bytes", cfg.max_line);
-			conn_reply_error(c, JOBD_E_TOO_LARGE, "max_line", msg);
-			log_warnx("conn %lu: uid %lu: limit max_line: "
-			    "over-long request line", c->id,
-			    (unsigned long)c->uid);
-		} else
-			conn_line(c, line, n);
+		conn_claim_fds(c, c->line_off + fo.used);
+		if (fo.kind == FRAME_LONG_LINE)
+			conn_too_large(c);
+		else
+			conn_line(c, line, fo.len);
 		/* Descriptors the request did not take are not kept. */
 		conn_close_fds(c->cur, c->ncur);
 		c->ncur = 0;
 		c->fds_lost = 0;
-		conn_drain(c, len + 1);
+		conn_drain(c, fo.used);
 	}
 	if (c->dead || c->closing || c->halfclosed)
 		return;
 	/* Every complete line is served: now an EOF can be acted on. */
 	if (c->eof)
 		conn_eof(c);
-	else if (evbuffer_get_length(in) < cfg.max_line + 2)
+	else if (evbuffer_get_length(c->in) < cfg.max_line + 2)
 		event_add(c->rd_ev, NULL);	/* room again: read on */
 }
 
@@ -549,7 +543,7 @@ conn_idle_arm(struct conn *c)
 	struct timeval	tv;
 
 	if (c->dead || c->closing || c->eof || cfg.client_idle_timeout <= 0 ||
-	    (evbuffer_get_length(c->in) == 0 && !c->discarding)) {
+	    (evbuffer_get_length(c->in) == 0 && !c->frame.discarding)) {
 		evtimer_del(c->idle_ev);
 		return;
 	}

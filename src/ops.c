@@ -38,6 +38,8 @@ static void	op_cancel(struct conn *, json_object *, json_object *);
 static void	op_signal(struct conn *, json_object *, json_object *);
 static void	op_output(struct conn *, json_object *, json_object *);
 static void	op_stats(struct conn *, json_object *, json_object *);
+static int	output_args(json_object *, int *, int64_t *, int64_t *,
+		    struct proto_err *);
 
 static const char *const no_fields[] = { NULL };
 static const char *const id_fields[] = { "id", NULL };
@@ -94,46 +96,100 @@ reply_err(struct conn *c, json_object *tag, const struct proto_err *e)
 	reply(c, proto_error_limit(tag, e->code, e->limit, e->msg));
 }
 
+/* The op a request names: NULL and e filled if none. */
+static const struct op *
+ops_find(json_object *req, struct proto_err *e)
+{
+	const char	*name;
+	size_t		 i;
+
+	if ((name = proto_op(req, e)) == NULL)
+		return (NULL);
+	for (i = 0; i < NOPS; i++)
+		if (strcmp(ops[i].name, name) == 0)
+			return (&ops[i]);
+	e->code = JOBD_E_UNKNOWN_OP;
+	e->limit = NULL;
+	snprintf(e->msg, sizeof(e->msg), "unknown op \"%.*s\"",
+	    (int)utf8_prefix(name, 64), name);
+	return (NULL);
+}
+
 void
 ops_dispatch(struct conn *c, json_object *req)
 {
 	struct proto_err	 e;
 	json_object		*tag = NULL;
-	const char		*name;
-	size_t			 i;
+	const struct op		*op;
 
 	json_object_object_get_ex(req, "tag", &tag);
-	if ((name = proto_op(req, &e)) == NULL) {
+	if ((op = ops_find(req, &e)) == NULL) {
+		if (e.code == JOBD_E_UNKNOWN_OP)
+			requests[NOPS]++;
 		reply_err(c, tag, &e);
 		return;
 	}
-	for (i = 0; i < NOPS; i++) {
-		if (strcmp(ops[i].name, name) != 0)
-			continue;
-		requests[i]++;
-		if (draining && !(ops[i].flags & OP_WHILE_DRAINING)) {
-			reply(c, proto_error(tag, JOBD_E_DRAINING,
-			    "jobd is shutting down"));
-			return;
-		}
-		if (ops[i].fields != NULL &&
-		    proto_check_fields(req, ops[i].fields, &e) == -1) {
-			reply_err(c, tag, &e);
-			return;
-		}
-		/* Only run takes descriptors. */
-		if (ops[i].fn != op_run && conn_has_fds(c)) {
-			reply(c, proto_error(tag, JOBD_E_BAD_REQUEST,
-			    "descriptors were passed with a request that takes "
-			    "none"));
-			return;
-		}
-		ops[i].fn(c, req, tag);
+	requests[op - ops]++;
+	if (draining && !(op->flags & OP_WHILE_DRAINING)) {
+		reply(c, proto_error(tag, JOBD_E_DRAINING,
+		    "jobd is shutting down"));
 		return;
 	}
-	requests[NOPS]++;
-	snprintf(e.msg, sizeof(e.msg), "unknown op \"%.64s\"", name);
-	reply(c, proto_error(tag, JOBD_E_UNKNOWN_OP, e.msg));
+	if (op->fields != NULL &&
+	    proto_check_fields(req, op->fields, &e) == -1) {
+		reply_err(c, tag, &e);
+		return;
+	}
+	/* Only run takes descriptors. */
+	if (op->fn != op_run && conn_has_fds(c)) {
+		reply(c, proto_error(tag, JOBD_E_BAD_REQUEST,
+		    "descriptors were passed with a request that takes none"));
+		return;
+	}
+	op->fn(c, req, tag);
+}
+
+/*
+ * Everything the ops decode from a request before they look at a job, a
+ * connection or the store: the same calls, without the effects. For the
+ * fuzzer (fuzz/fuzz_request.c) and the unit tests; 0 or -1 and e.
+ */
+int
+ops_decode(json_object *req, struct proto_err *e)
+{
+	const struct op	*op;
+	struct run_req	 r;
+	uint64_t	 id;
+	int64_t		 off, max;
+	int		 sig = 0, stream;
+	char		*text;
+
+	if ((op = ops_find(req, e)) == NULL)
+		return (-1);
+	if (op->fields != NULL && proto_check_fields(req, op->fields, e) == -1)
+		return (-1);
+	if (op->fn == op_run) {
+		if (proto_decode_run(req, &r, e) == -1)
+			return (-1);
+		text = sched_request_text(req);
+		free(text);
+		proto_free_run(&r);
+		return (0);
+	}
+	if (op->fn == watch_op)
+		return (watch_decode(req, e));
+	if (op->fields == id_fields || op->fields == cancel_fields ||
+	    op->fields == output_fields) {
+		if (proto_get_id(req, &id, e) == -1)
+			return (-1);
+	}
+	if (op->fields == cancel_fields &&
+	    proto_get_signal(req, "signal", &sig, e) == -1)
+		return (-1);
+	if (op->fn == op_output &&
+	    output_args(req, &stream, &off, &max, e) == -1)
+		return (-1);
+	return (0);
 }
 
 static void
@@ -336,6 +392,30 @@ output_reply(struct conn *c, json_object *tag, struct job *job,
 	reply(c, resp);
 }
 
+/* output's stream, offset and max. */
+static int
+output_args(json_object *req, int *stream, int64_t *off, int64_t *max,
+    struct proto_err *e)
+{
+	json_object	*v;
+	const char	*name;
+
+	name = json_object_object_get_ex(req, "stream", &v) &&
+	    json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+	if ((*stream = strcmp(name, "stdout") == 0 ? 0 :
+	    strcmp(name, "stderr") == 0 ? 1 : -1) == -1) {
+		e->code = JOBD_E_BAD_REQUEST;
+		e->limit = NULL;
+		snprintf(e->msg, sizeof(e->msg), "output: \"stream\" must be "
+		    "\"stdout\" or \"stderr\"");
+		return (-1);
+	}
+	return (proto_get_int(req, "output", "offset", 0, INT64_MAX, 0, off,
+	    e) == -1 || proto_get_int(req, "output", "max", 1, OPS_OUTPUT_MAX,
+	    OPS_OUTPUT_MAX, max, e) == -1 ? -1 : 0);
+}
+
 /*
  * A piece of a job's output file (run's "output_file"): at most max bytes
  * from offset. eof once the job has ended and the piece reaches the end.
@@ -345,7 +425,6 @@ op_output(struct conn *c, json_object *req, json_object *tag)
 {
 	struct proto_err	 e;
 	struct job		*job;
-	json_object		*v;
 	const char		*name;
 	char			 path[PATH_MAX], *buf;
 	struct stat		 sb;
@@ -355,21 +434,11 @@ op_output(struct conn *c, json_object *req, json_object *tag)
 
 	if ((job = lookup(c, req, tag)) == NULL)
 		return;
-	name = json_object_object_get_ex(req, "stream", &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-	if ((stream = strcmp(name, "stdout") == 0 ? 0 :
-	    strcmp(name, "stderr") == 0 ? 1 : -1) == -1) {
-		reply(c, proto_error(tag, JOBD_E_BAD_REQUEST, "output: "
-		    "\"stream\" must be \"stdout\" or \"stderr\""));
-		return;
-	}
-	if (proto_get_int(req, "output", "offset", 0, INT64_MAX, 0, &off,
-	    &e) == -1 || proto_get_int(req, "output", "max", 1, OPS_OUTPUT_MAX,
-	    OPS_OUTPUT_MAX, &max, &e) == -1) {
+	if (output_args(req, &stream, &off, &max, &e) == -1) {
 		reply_err(c, tag, &e);
 		return;
 	}
+	name = stream == 0 ? "stdout" : "stderr";
 	if (!(job_output_files(job) & (1 << stream))) {
 		snprintf(e.msg, sizeof(e.msg), "job %llu has no %s file (run "
 		    "it with \"output_file\")", (unsigned long long)job_id(job),

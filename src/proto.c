@@ -170,7 +170,8 @@ proto_check_fields(json_object *req, const char *const *allowed,
 				break;
 		if (*a == NULL) {
 			return (perr(e, JOBD_E_BAD_REQUEST,
-			    "unknown field \"%.64s\"", key));
+			    "unknown field \"%.*s\"",
+			    (int)utf8_prefix(key, 64), key));
 		}
 	}
 	return (0);

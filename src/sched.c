@@ -109,7 +109,7 @@ sched_free_slots(void)
 }
 
 /* What the store keeps of a request: enough to start the job again. */
-static char *
+char *
 sched_request_text(json_object *req)
 {
 	json_object	*o = json_object_new_object();

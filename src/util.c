@@ -103,3 +103,21 @@ utf8_valid(const char *s, size_t len)
 	}
 	return (1);
 }
+
+/*
+ * The length of s's longest prefix of at most max bytes that does not end
+ * inside a UTF-8 character: for quoting what a client sent in a message,
+ * which must stay valid UTF-8 (a reply is JSON) when cut short.
+ */
+size_t
+utf8_prefix(const char *s, size_t max)
+{
+	size_t	len = strnlen(s, max + 1);
+
+	if (len <= max)
+		return (len);
+	len = max;
+	while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+		len--;
+	return (len);
+}

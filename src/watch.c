@@ -204,6 +204,16 @@ watch_parse(json_object *req, struct watch *key, struct proto_err *e)
 	return (0);
 }
 
+/* watch's fields, decoded and forgotten: see ops_decode(). */
+int
+watch_decode(json_object *req, struct proto_err *e)
+{
+	struct watch	key;
+
+	memset(&key, 0, sizeof(key));
+	return (watch_parse(req, &key, e));
+}
+
 static void
 watch_reply(struct conn *c, json_object *resp)
 {

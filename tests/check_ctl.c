@@ -854,6 +854,13 @@ START_TEST(options)
 	ck_assert_int_eq(o.status, 128 + SIGINT);
 	free_outcome(&o);
 
+	if (e2e_wrapped()) {
+		/* The report comes through memory shared until exec. */
+		e2e_skip("options: 127 and 126 for spawn failures, under "
+		    "JOBD_WRAPPER (valgrind runs jobd's vfork-style clone as "
+		    "a fork)");
+		return;
+	}
 	/* 127 and 126, with a message. */
 	run_ctl((const char *[]){ "jobctl", "run", "--", "/nonexistent/prog",
 	    NULL }, &o);
@@ -1007,7 +1014,7 @@ START_TEST(timeout_compat)
 	const struct compat_case	*cc;
 	char				 link[PATH_MAX], name[160], e1[200];
 	char				 e2[200], *gerr, *jerr, *lerr, sl[16];
-	int				 gst, jst, lst, bad = 0;
+	int				 gst, jst, lst, bad = 0, nskipped = 0;
 	size_t				 i;
 
 	ck_assert_msg(access(TIMEOUT_BIN, X_OK) == 0,
@@ -1023,6 +1030,14 @@ START_TEST(timeout_compat)
 		cc = &compat_cases[i];
 		case_name(cc, name, sizeof(name));
 		gst = compat_run(TIMEOUT_BIN, "timeout", NULL, cc, &gerr);
+		if (e2e_wrapped() && (gst == 126 || gst == 127)) {
+			/* A spawn failure: see options. */
+			fprintf(stderr, "%-58s %9d (not compared under "
+			    "JOBD_WRAPPER)\n", name, gst);
+			free(gerr);
+			nskipped++;
+			continue;
+		}
 		jst = compat_run(JOBCTL_BIN, "jobctl", "timeout", cc, &jerr);
 		lst = -2;
 		lerr = NULL;
@@ -1055,6 +1070,10 @@ START_TEST(timeout_compat)
 		free(jerr);
 		free(lerr);
 	}
+	if (nskipped > 0)
+		e2e_skip("timeout_compat: %d spawn-failure cases not compared "
+		    "under JOBD_WRAPPER (valgrind runs jobd's vfork-style "
+		    "clone as a fork)", nskipped);
 	ck_assert_msg(bad == 0, "%d of %zu timeout(1) cases differ from "
 	    "coreutils (table above)", bad, NCASES);
 }

@@ -287,6 +287,13 @@ START_TEST(spawn_failures)
 	json_object		*job;
 	char			 noexec[PATH_MAX];
 
+	if (e2e_wrapped()) {
+		/* The child reports in memory it shares with jobd, and only
+		 * until it execs: valgrind makes that clone a fork. */
+		e2e_skip("spawn_failures: under JOBD_WRAPPER (valgrind runs "
+		    "clone(CLONE_VM|CLONE_VFORK) as a fork)");
+		return;
+	}
 	start_jobd(&J, NULL);
 	c = e2e_connect(&J);
 
@@ -1223,6 +1230,7 @@ START_TEST(sighup_reload)
 	struct log_text		 lt = { J.log, NULL };
 	json_object		*r;
 	long long		 id;
+	char			 tier[32], conf[128];
 
 	start_jobd(&J, "max_running = 1\n");
 	lt.path = J.log;
@@ -1236,13 +1244,20 @@ START_TEST(sighup_reload)
 	id = jint(r, "id");
 	json_object_put(r);
 
-	write_file(J.conf, "max_running = 3\ncontainment = pgid\n", 0644);
+	/* Another tier than the one in use (which JOBD_TEST_CONTAINMENT
+	 * may have made pgid): it must wait for a restart. */
+	r = callf(c, "{\"op\":\"ping\"}");
+	strlcpy(tier, jstr(r, "containment"), sizeof(tier));
+	json_object_put(r);
+	snprintf(conf, sizeof(conf), "max_running = 3\ncontainment = %s\n",
+	    strcmp(tier, "pgid") == 0 ? "subreaper" : "pgid");
+	write_file(J.conf, conf, 0644);
 	ck_assert_int_eq(kill(J.pid, SIGHUP), 0);
 	pf.want = 3;
 	ck_assert_msg(wait_until(ping_field_is, &pf, 10000),
 	    "max_running did not become 3 after SIGHUP");
 	r = callf(c, "{\"op\":\"ping\"}");
-	ck_assert_str_ne(jstr(r, "containment"), "pgid");
+	ck_assert_str_eq(jstr(r, "containment"), tier);
 	json_object_put(r);
 
 	write_file(J.conf, "max_running = banana\n", 0644);

@@ -1265,15 +1265,22 @@ START_TEST(run_responses)
 	lc_start("max_running = 1\n");
 	new_mark(mark, sizeof(mark));
 	c = e2e_connect(&J);
-	r = call(c, job_req(jargv("/nonexistent/prog", NULL), mark, "%s", ""));
-	id = first_resp(r, "failed", 0);
-	ck_assert_msg(jis_null(r, "pid"), "a failed job has a pid: %s",
-	    json_object_to_json_string(r));
-	json_object_put(r);
-	job = wait_job(c, id);
-	expect_state(job, "failed");
-	ck_assert_str_eq(jstr(job, "error"), "ENOENT");
-	json_object_put(job);
+	if (e2e_wrapped())
+		e2e_skip("run_responses: a spawn failure's first response, "
+		    "under JOBD_WRAPPER (valgrind runs jobd's vfork-style "
+		    "clone as a fork)");
+	else {
+		r = call(c, job_req(jargv("/nonexistent/prog", NULL), mark,
+		    "%s", ""));
+		id = first_resp(r, "failed", 0);
+		ck_assert_msg(jis_null(r, "pid"), "a failed job has a pid: %s",
+		    json_object_to_json_string(r));
+		json_object_put(r);
+		job = wait_job(c, id);
+		expect_state(job, "failed");
+		ck_assert_str_eq(jstr(job, "error"), "ENOENT");
+		json_object_put(job);
+	}
 	start_blocker(c, mark, NULL);
 	id = submit(c, job_req(jargv("/nonexistent/prog", NULL), mark, "%s",
 	    ""), "queued");

@@ -7,6 +7,7 @@
 
 #include "base64.h"
 #include "check_jobd.h"
+#include "frame.h"
 #include "jobd.h"
 
 static json_object *
@@ -440,6 +441,128 @@ START_TEST(test_check_fields)
 }
 END_TEST
 
+/* frame_next: lines, CRLF at the bound, an over-long line and its skip. */
+START_TEST(test_framing)
+{
+	struct frame		f = { 0 };
+	struct frame_out	o;
+
+	frame_next(&f, 4, "ab\r\ncd", 6, &o);
+	ck_assert_int_eq(o.kind, FRAME_LINE);
+	ck_assert_uint_eq(o.len, 2);
+	ck_assert_uint_eq(o.used, 4);
+	frame_next(&f, 4, "cd", 2, &o);
+	ck_assert_int_eq(o.kind, FRAME_MORE);
+	/* max_line bytes and a "\r": the "\n" may still come. */
+	frame_next(&f, 4, "abcd\r", 5, &o);
+	ck_assert_int_eq(o.kind, FRAME_MORE);
+	frame_next(&f, 4, "abcd\r\n", 6, &o);
+	ck_assert_int_eq(o.kind, FRAME_LINE);
+	ck_assert_uint_eq(o.len, 4);
+	/* One byte too many, newline and all: answered, nothing skipped. */
+	frame_next(&f, 4, "abcde\n", 6, &o);
+	ck_assert_int_eq(o.kind, FRAME_LONG_LINE);
+	ck_assert_uint_eq(o.used, 6);
+	ck_assert_int_eq(f.discarding, 0);
+	/* Past the bound with no newline: answered, then skipped to it. */
+	frame_next(&f, 4, "abcde", 5, &o);
+	ck_assert_int_eq(o.kind, FRAME_OVERFLOW);
+	ck_assert_uint_eq(o.used, 5);
+	ck_assert_int_eq(f.discarding, 1);
+	frame_next(&f, 4, "fg", 2, &o);
+	ck_assert_int_eq(o.kind, FRAME_SKIP);
+	ck_assert_uint_eq(o.used, 2);
+	frame_next(&f, 4, "h\nok\n", 5, &o);
+	ck_assert_int_eq(o.kind, FRAME_SKIP);
+	ck_assert_uint_eq(o.used, 2);
+	ck_assert_int_eq(f.discarding, 0);
+	frame_next(&f, 4, "ok\n", 3, &o);
+	ck_assert_int_eq(o.kind, FRAME_LINE);
+	ck_assert_uint_eq(o.len, 2);
+	frame_next(&f, 4, NULL, 0, &o);
+	ck_assert_int_eq(o.kind, FRAME_MORE);
+}
+END_TEST
+
+/*
+ * A message quoting what the client sent is cut short without splitting a
+ * UTF-8 character: the reply must stay valid JSON (found by fuzz_request).
+ */
+START_TEST(test_quote_cut_utf8)
+{
+	static const char *const lines[] = {
+		/* 63 bytes, then a 2-byte character across the 64th. */
+		"{\"op\":\"ping\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaa\xc3\xa9\":1}",
+		"{\"op\":\"ooooooooooooooooooooooooooooooooooooooooooooooo"
+		    "oooooooooooooooo\xe2\x82\xac\"}",
+		NULL
+	};
+	struct proto_err	 e;
+	json_object		*o;
+	size_t			 i;
+
+	for (i = 0; lines[i] != NULL; i++) {
+		ck_assert_ptr_nonnull(o = parse(lines[i], &e));
+		ck_assert_int_eq(ops_decode(o, &e), -1);
+		ck_assert_msg(utf8_valid(e.msg, strlen(e.msg)),
+		    "not UTF-8: %s", e.msg);
+		ck_assert_ptr_nonnull(strstr(e.msg, i == 0 ? "aaa\"" :
+		    "ooo\""));
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(utf8_prefix("ab\xc3\xa9", 3), 2);
+	ck_assert_uint_eq(utf8_prefix("ab\xc3\xa9", 4), 4);
+	ck_assert_uint_eq(utf8_prefix("ab", 64), 2);
+	ck_assert_uint_eq(utf8_prefix("\xe2\x82\xac", 2), 0);
+}
+END_TEST
+
+/* ops_decode: what each op decodes, with no job, connection or store. */
+START_TEST(test_ops_decode)
+{
+	static const char *const good[] = {
+		"{\"op\":\"ping\"}",
+		"{\"op\":\"run\",\"argv\":[\"true\"]}",
+		"{\"op\":\"cancel\",\"id\":3,\"signal\":\"KILL\"}",
+		"{\"op\":\"output\",\"id\":1,\"stream\":\"stderr\"}",
+		"{\"op\":\"watch\",\"output\":false}",
+		NULL
+	};
+	static const struct { const char *line, *code; } bad[] = {
+		{ "{\"op\":\"nope\"}", JOBD_E_UNKNOWN_OP },
+		{ "{\"op\":\"list\",\"id\":1}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"status\",\"id\":0}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"signal\",\"id\":1,\"signal\":99}",
+		    JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"output\",\"id\":1,\"stream\":\"stdin\"}",
+		    JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"output\",\"id\":1,\"stream\":\"stdout\","
+		    "\"max\":0}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"watch\",\"output\":1}", JOBD_E_BAD_REQUEST },
+		{ "{\"op\":\"run\",\"argv\":[]}", JOBD_E_BAD_REQUEST },
+		{ NULL, NULL }
+	};
+	struct proto_err	 e;
+	json_object		*o;
+	size_t			 i;
+
+	for (i = 0; good[i] != NULL; i++) {
+		ck_assert_ptr_nonnull(o = parse(good[i], &e));
+		ck_assert_msg(ops_decode(o, &e) == 0, "%s: %s", good[i],
+		    e.msg);
+		json_object_put(o);
+	}
+	for (i = 0; bad[i].line != NULL; i++) {
+		ck_assert_ptr_nonnull(o = parse(bad[i].line, &e));
+		ck_assert_msg(ops_decode(o, &e) == -1, "%s passed",
+		    bad[i].line);
+		ck_assert_str_eq(e.code, bad[i].code);
+		json_object_put(o);
+	}
+}
+END_TEST
+
 Suite *
 proto_suite(void)
 {
@@ -453,6 +576,9 @@ proto_suite(void)
 	tcase_add_test(tc, test_op_field);
 	tcase_add_test(tc, test_id);
 	tcase_add_test(tc, test_check_fields);
+	tcase_add_test(tc, test_framing);
+	tcase_add_test(tc, test_ops_decode);
+	tcase_add_test(tc, test_quote_cut_utf8);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode run");

@@ -27,9 +27,10 @@
 #endif
 
 /* Every bounded wait and every read from jobd gives up after this long. */
-#define E2E_RECV_TIMEOUT_MS	15000
-#define E2E_START_TIMEOUT_MS	10000
-#define E2E_STOP_TIMEOUT_MS	10000
+/* Longer by CK_TIMEOUT_MULTIPLIER under JOBD_WRAPPER (valgrind). */
+#define E2E_RECV_TIMEOUT_MS	(15000 * e2e_slowdown())
+#define E2E_START_TIMEOUT_MS	(10000 * e2e_slowdown())
+#define E2E_STOP_TIMEOUT_MS	(10000 * e2e_slowdown())
 
 struct jobd_inst {
 	char	dir[PATH_MAX];		/* mkdtemp, removed by stop_jobd */
@@ -55,6 +56,12 @@ void		 e2e_teardown(void);
  */
 void		 e2e_skip(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));
+/*
+ * jobd runs under JOBD_WRAPPER (make check-valgrind): a test that needs
+ * what the wrapper changes skips, saying so (e2e_skip).
+ */
+int		 e2e_wrapped(void);
+int		 e2e_slowdown(void);
 
 /* Clocks and waits. */
 double		 now_mono(void);
