@@ -124,7 +124,7 @@ ops_dispatch(struct conn *c, json_object *req)
 
 	json_object_object_get_ex(req, "tag", &tag);
 	if ((op = ops_find(req, &e)) == NULL) {
-		if (e.code == JOBD_E_UNKNOWN_OP)
+		if (strcmp(e.code, JOBD_E_UNKNOWN_OP) == 0)
 			requests[NOPS]++;
 		reply_err(c, tag, &e);
 		return;
