@@ -151,6 +151,7 @@ struct proto_err {
 };
 json_object	*proto_parse_line(const char *, size_t, struct proto_err *);
 const char	*proto_op(json_object *, struct proto_err *);
+const char	*proto_word(json_object *);
 int		 proto_get_id(json_object *, uint64_t *, struct proto_err *);
 int		 proto_get_signal(json_object *, const char *, int *,
 		     struct proto_err *);

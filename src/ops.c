@@ -400,9 +400,9 @@ output_args(json_object *req, int *stream, int64_t *off, int64_t *max,
 	json_object	*v;
 	const char	*name;
 
-	name = json_object_object_get_ex(req, "stream", &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
+	if (!json_object_object_get_ex(req, "stream", &v) ||
+	    (name = proto_word(v)) == NULL)
+		name = "";
 	if ((*stream = strcmp(name, "stdout") == 0 ? 0 :
 	    strcmp(name, "stderr") == 0 ? 1 : -1) == -1) {
 		e->code = JOBD_E_BAD_REQUEST;

@@ -139,20 +139,40 @@ proto_parse_line(const char *line, size_t len, struct proto_err *e)
 	return (obj);
 }
 
+/*
+ * A string compared by name (an op, a signal, a slot): NULL unless v is a
+ * string with no NUL in it, since json-c's C string stops at an escaped
+ * "\u0000" and "ping\u0000x" would otherwise pass for "ping".
+ */
+const char *
+proto_word(json_object *v)
+{
+	const char	*s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return (NULL);
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return (NULL);
+	return (s);
+}
+
 const char *
 proto_op(json_object *req, struct proto_err *e)
 {
 	json_object	*v;
+	const char	*op;
 
 	if (!json_object_object_get_ex(req, "op", &v)) {
 		perr(e, JOBD_E_BAD_REQUEST, "missing \"op\"");
 		return (NULL);
 	}
-	if (!json_object_is_type(v, json_type_string)) {
-		perr(e, JOBD_E_BAD_REQUEST, "\"op\" must be a string");
+	if ((op = proto_word(v)) == NULL) {
+		perr(e, JOBD_E_BAD_REQUEST, "\"op\" must be a string (and no "
+		    "NUL in it)");
 		return (NULL);
 	}
-	return (json_object_get_string(v));
+	return (op);
 }
 
 int
@@ -216,7 +236,8 @@ proto_get_signal(json_object *req, const char *field, int *sig,
 		return (0);
 	}
 	if (json_object_is_type(v, json_type_string)) {
-		if ((n = jobd_signal_number(json_object_get_string(v))) == -1)
+		if (proto_word(v) == NULL ||
+		    (n = jobd_signal_number(proto_word(v))) == -1)
 			return (perr(e, JOBD_E_BAD_REQUEST,
 			    "\"%s\": unknown signal name", field));
 		*sig = (int)n;
@@ -392,8 +413,8 @@ decode_output_fields(json_object *req, struct run_req *r, struct proto_err *e)
 		    r->stdin_len + 1);
 	}
 	if (json_object_object_get_ex(req, "on_disconnect", &v)) {
-		s = json_object_is_type(v, json_type_string) ?
-		    json_object_get_string(v) : "";
+		if ((s = proto_word(v)) == NULL)
+			s = "";
 		if (strcmp(s, "cancel") == 0)
 			r->cancel_on_disconnect = 1;
 		else if (strcmp(s, "keep") != 0)
@@ -566,8 +587,8 @@ decode_fds(json_object *req, struct run_req *r, struct proto_err *e)
 	for (i = 0; i < n; i++) {
 		s = json_object_array_get_idx(v, i);
 		for (k = 0; k < 3; k++)
-			if (json_object_is_type(s, json_type_string) &&
-			    strcmp(json_object_get_string(s), slots[k]) == 0)
+			if (proto_word(s) != NULL &&
+			    strcmp(proto_word(s), slots[k]) == 0)
 				break;
 		if (k == 3 || (seen & (1 << k)))
 			return (perr(e, JOBD_E_BAD_REQUEST, "run: \"fds\" must "

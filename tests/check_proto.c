@@ -79,6 +79,13 @@ START_TEST(test_op_field)
 	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
 	ck_assert_ptr_nonnull(strstr(e.msg, "op"));
 	json_object_put(o);
+	/* json-c's C string stops at an escaped NUL: not "ping". */
+	o = parse("{\"op\":\"ping\\u0000x\"}", &e);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_ptr_null(proto_op(o, &e));
+	ck_assert_str_eq(e.code, JOBD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(e.msg, "NUL"));
+	json_object_put(o);
 }
 END_TEST
 
@@ -221,6 +228,12 @@ static const struct bad_run bad_runs[] = {
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":0}", "signal" },
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":65}", "signal" },
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":true}", "signal" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"signal\":\"TERM\\u0000x\"}",
+	  "signal" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"on_disconnect\":"
+	  "\"keep\\u0000x\"}", "on_disconnect" },
+	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"fds\":[\"stdout\\u0000\"]}",
+	  "fds" },
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"stdin\":1}", "stdin" },
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"max_output\":-1}", "max_output" },
 	{ "{\"op\":\"run\",\"argv\":[\"ls\"],\"max_output\":1.5}", "max_output" },
