@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,30 @@ trim(char *s)
 	return (s);
 }
 
+/*
+ * An error in a file: on stderr for jobd -n and at start, through the log
+ * (the journal or syslog) when a running jobd reloads.
+ */
+static int	config_via_log;
+
+static void	config_error(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+static void
+config_error(const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (config_via_log)
+		log_warnx("%s", msg);
+	else
+		fprintf(stderr, "%s\n", msg);
+}
+
 int
 config_load(struct jobd_config *c, const char *path, int quiet)
 {
@@ -407,7 +432,7 @@ config_load(struct jobd_config *c, const char *path, int quiet)
 
 	if ((f = fopen(path, "re")) == NULL) {
 		if (!quiet)
-			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+			config_error("%s: %s", path, strerror(errno));
 		return (1);
 	}
 	while ((n = getline(&line, &cap, f)) != -1) {
@@ -433,28 +458,28 @@ config_load(struct jobd_config *c, const char *path, int quiet)
 bad:
 		errors++;
 		if (!quiet)
-			fprintf(stderr, "%s:%d: %s\n", path, lineno, err);
+			config_error("%s:%d: %s", path, lineno, err);
 	}
 	if (ferror(f)) {
 		errors++;
 		if (!quiet)
-			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+			config_error("%s: %s", path, strerror(errno));
 	}
 	free(line);
 	fclose(f);
 	if (c->max_output > c->max_output_limit) {
 		errors++;
 		if (!quiet)
-			fprintf(stderr, "%s: max_output exceeds max_output_limit\n",
+			config_error("%s: max_output exceeds max_output_limit",
 			    path);
 	}
 	/* A result holds two streams, each at most 2.5 times its size in JSON. */
 	if (c->max_reply_buffer / 6 < c->max_output_limit) {
 		errors++;
 		if (!quiet)
-			fprintf(stderr, "%s: max_reply_buffer must be at least 6 "
+			config_error("%s: max_reply_buffer must be at least 6 "
 			    "times max_output_limit, or a full result cannot "
-			    "be sent\n", path);
+			    "be sent", path);
 	}
 	return (errors);
 }
@@ -584,12 +609,15 @@ config_reload(struct jobd_config *cur)
 	const char		*path = config_path != NULL ? config_path :
 				    "(no configuration file)";
 	size_t			 i;
-	int			 changed = 0;
+	int			 changed = 0, rc;
 	void			*a;
 	const void		*b;
 
 	config_defaults(&next);
-	if (config_path != NULL && config_load(&next, config_path, 0) != 0) {
+	config_via_log = 1;
+	rc = config_path != NULL ? config_load(&next, config_path, 0) : 0;
+	config_via_log = 0;
+	if (rc != 0) {
 		config_free(&next);
 		log_warnx("%s: not valid: the configuration in use is kept",
 		    path);

@@ -463,7 +463,16 @@ conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 	int		 fds[CONN_MAX_FDS], nfds, i;
 
 	if (have >= cfg.max_line + 2) {
+		/*
+		 * Full: conn_process() reads on once it has room. Unless a
+		 * turn is pending, frame now: a reload may have made
+		 * max_line smaller than what is buffered already.
+		 */
 		event_del(c->rd_ev);
+		if (!evtimer_pending(c->more_ev, NULL)) {
+			conn_process(c);
+			conn_idle_arm(c);
+		}
 		return;
 	}
 	room = cfg.max_line + 2 - have;
@@ -520,6 +529,8 @@ conn_recv_cb(evutil_socket_t fd, short ev, void *arg)
 		c->eof = 1;
 		event_del(c->rd_ev);
 		conn_process(c);
+		/* A line cut by EOF never ends: no clock for it. */
+		conn_idle_arm(c);
 		return;
 	}
 	if (evbuffer_add(in, buf, (size_t)n) == -1)
@@ -566,7 +577,8 @@ conn_idle_cb(evutil_socket_t fd, short ev, void *arg)
 	struct timeval	 tv = { 5, 0 };
 	char		 msg[160];
 
-	if (c->dead || c->closing)
+	/* A reload may have turned the bound off since this was armed. */
+	if (c->dead || c->closing || cfg.client_idle_timeout <= 0)
 		return;
 	snprintf(msg, sizeof(msg), "request line not finished within %gs "
 	    "(client_idle_timeout): disconnecting", cfg.client_idle_timeout);

@@ -22,6 +22,7 @@
 #ifdef HAVE_LIBSYSTEMD
 
 /* STATUS= at most this often: counts change per event, the manager reads. */
+#define NOTIFY_WATCHDOG_MIN_USEC	10000	/* 10 ms */
 #define NOTIFY_STATUS_SECS	1
 
 static struct event	*status_ev;
@@ -82,6 +83,13 @@ notify_init(void)
 	if (rc <= 0)
 		return;
 	usec /= 2;
+	/* A tiny interval would have jobd do nothing else but ping. */
+	if (usec < NOTIFY_WATCHDOG_MIN_USEC) {
+		log_warnx("watchdog: WATCHDOG_USEC %llu is too short: pinging "
+		    "every %d ms", (unsigned long long)usec * 2,
+		    NOTIFY_WATCHDOG_MIN_USEC / 1000);
+		usec = NOTIFY_WATCHDOG_MIN_USEC;
+	}
 	tv.tv_sec = usec / 1000000;
 	tv.tv_usec = usec % 1000000;
 	watchdog_ev = event_new(base, -1, EV_PERSIST, notify_watchdog_cb, NULL);

@@ -73,6 +73,11 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		shutdown_begin(sig);
 		break;
 	case SIGHUP:
+		/* Stopping: a new configuration would only race the drain. */
+		if (ops_draining()) {
+			log_info("SIGHUP while shutting down: not reloading");
+			break;
+		}
 		notify_reloading();
 		if (config_reload(&cfg) == 0) {
 			auth_apply();

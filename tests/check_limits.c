@@ -797,6 +797,62 @@ START_TEST(test_slow_loris)
 END_TEST
 
 /*
+ * A client that half-closes after a partial line still waits for its
+ * result: the line cut by EOF is dropped, and the idle clock with it.
+ */
+START_TEST(test_halfclose_partial)
+{
+	char	buf[4096];
+	size_t	len = 0;
+	int	fd;
+
+	start_jobd(&J, "client_idle_timeout = 1s\n");
+	fd = raw_connect(J.sock, 0);
+	raw_send(fd, "{\"op\":\"run\",\"argv\":[\"sleep\",\"2.5\"],"
+	    "\"wait\":true}\n{\"op\":\"pi");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_msg(read_until(fd, buf, sizeof(buf), &len,
+	    "\"state\":\"exited\"", 10000),
+	    "no result after the half-close: %s", buf);
+	ck_assert_msg(strstr(buf, "client_idle_timeout") == NULL,
+	    "a half-closed waiter was cut: %s", buf);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A reload that makes max_line smaller than a line already half-read: the
+ * line is refused as too long and the connection goes on, rather than
+ * stalling with its reading stopped.
+ */
+START_TEST(test_max_line_shrinks)
+{
+	char	buf[4096], *big;
+	size_t	len = 0;
+	int	fd;
+
+	start_jobd(&J, "max_line = 64k\nclient_idle_timeout = 0\n");
+	fd = raw_connect(J.sock, 0);
+	big = malloc(10001);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 10000);
+	big[10000] = '\0';
+	memcpy(big, "{\"op\":\"ping\",\"tag\":\"", 20);
+	raw_send(fd, big);
+	write_file(J.conf, "max_line = 1k\nclient_idle_timeout = 0\n", 0644);
+	ck_assert_int_eq(kill(J.pid, SIGHUP), 0);
+	wait_log("max_line changed", 10000);
+	raw_send(fd, "\"}\n{\"op\":\"ping\",\"tag\":\"after\"}\n");
+	ck_assert_msg(read_until(fd, buf, sizeof(buf), &len, "\"after\"",
+	    10000), "no answer after max_line shrank: %s", buf);
+	ck_assert_msg(strstr(buf, "\"too_large\"") != NULL,
+	    "the long line was not refused: %s", buf);
+	free(big);
+	close(fd);
+}
+END_TEST
+
+/*
  * 8. A reader that never reads: past max_reply_buffer it is disconnected;
  * jobd serves others all along.
  */
@@ -1013,6 +1069,8 @@ limits_suite(void)
 	add(s, "queued_per_user", test_queued_per_user);
 	add(s, "conn_caps", test_conn_caps);
 	add(s, "slow_loris", test_slow_loris);
+	add(s, "halfclose_partial", test_halfclose_partial);
+	add(s, "max_line_shrinks", test_max_line_shrinks);
 	add(s, "never_reads", test_never_reads);
 	add(s, "thousand", test_thousand);
 	add(s, "emfile", test_emfile);
