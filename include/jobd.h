@@ -64,6 +64,7 @@ struct jobd_config {
 	char		*allow_users;		/* names or uids; NULL: none */
 	char		*allow_groups;		/* group names; NULL: none */
 	char		*admin_groups;		/* see every job; NULL: none */
+	double		 spawn_timeout;		/* a job's exec, at most */
 };
 extern struct jobd_config cfg;
 void		 config_defaults(struct jobd_config *);
@@ -277,6 +278,9 @@ struct spawn_err {
 	char		 msg[512];
 };
 void		 spawn_init(void);
+/* spawnguard.c */
+void		 spawn_guard_arm(double secs, volatile pid_t *, int);
+int		 spawn_guard_disarm(void);
 /* Returns the pid to wait for: the job's, or its shim's. */
 pid_t		 spawn_job(struct spawn_req *, struct spawn_err *);
 

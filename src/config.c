@@ -148,6 +148,10 @@ static const struct opt opts[] = {
 	  "as root: groups whose members are admitted", 1 },
 	{ "admin_groups", OPT_LIST, OFF(admin_groups), 0, 0, "",
 	  "as root: groups whose members are admitted and see every job", 1 },
+	{ "spawn_timeout", OPT_DURATION, OFF(spawn_timeout), 0.1, 600, "5s",
+	  "how long a job may take from its spawn to its exec; beyond, it is "
+	  "killed and fails (a user may stop their job's process before "
+	  "it execs)", 1 },
 };
 
 struct jobd_config cfg;

@@ -68,6 +68,7 @@ struct child_args {
 	char			  leader_arg[24];	/* for the shim */
 	char			 *shim_argv[6];
 	const char		 *uid_map, *gid_map;	/* userns */
+	volatile pid_t		  guard_pid[2];	/* spawnguard.c kills them */
 };
 
 /* A gated job's word to the shim-to-be: step NULL once set up. */
@@ -429,6 +430,9 @@ child_fork_gated(struct child_args *a, int *gate)
 	}
 	close(msg[1]);
 	close(g[0]);
+	/* In jobd's PID namespace: the guard may kill it by this pid. */
+	if (a->req->tier == TIER_SUBREAPER)
+		a->guard_pid[1] = pid;
 	while ((n = read(msg[0], &m, sizeof(m))) == -1 && errno == EINTR)
 		;
 	close(msg[0]);
@@ -564,7 +568,8 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 	pid_t			 pid;
 	char			**paths, jobd_arg[24], uid_map[64], gid_map[64];
 	size_t			 i;
-	int			 status, saved, flags = CLONE_VM | CLONE_VFORK;
+	int			 status, saved, fired, flags = CLONE_VM |
+				    CLONE_VFORK;
 
 	memset(se, 0, sizeof(*se));
 	if (ntouched == -1)
@@ -602,9 +607,17 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, &old) == -1)
 		fatal("%s: sigprocmask", __func__);
+	/*
+	 * The kernel writes the child's pid before the child runs, so the
+	 * guard can stop a spawn that a job's user holds up (stopped, or on
+	 * a hung file system) before its exec.
+	 */
+	spawn_guard_arm(cfg.spawn_timeout, a.guard_pid, 2);
 	pid = clone(child_main, spawn_stack + sizeof(spawn_stack),
-	    flags | SIGCHLD, &a);
+	    flags | SIGCHLD | CLONE_PARENT_SETTID, &a,
+	    (pid_t *)&a.guard_pid[0]);
 	saved = errno;
+	fired = spawn_guard_disarm();
 	if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
 		fatal("%s: sigprocmask", __func__);
 
@@ -612,6 +625,13 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 	if (pid == -1) {
 		se->err = saved;
 		se->step = "clone";
+	} else if (fired) {
+		/* Killed by the guard, exec'd or not: not started. */
+		se->err = ETIMEDOUT;
+		se->step = "spawn";
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		pid = -1;
 	} else if (a.step != NULL) {
 		se->err = a.err;
 		se->step = a.step;
@@ -624,6 +644,10 @@ spawn_job(struct spawn_req *r, struct spawn_err *se)
 		if (strcmp(se->step, "execve") == 0)
 			snprintf(se->msg, sizeof(se->msg), "%s: %s", r->argv[0],
 			    strerror(se->err));
+		else if (strcmp(se->step, "spawn") == 0)
+			snprintf(se->msg, sizeof(se->msg), "not started within "
+			    "%gs (spawn_timeout): the job was stopped or hung "
+			    "before its exec, and killed", cfg.spawn_timeout);
 		else if (strcmp(se->step, "chdir") == 0)
 			snprintf(se->msg, sizeof(se->msg), "cwd %s: %s",
 			    r->cwd, strerror(se->err));

@@ -525,6 +525,75 @@ START_TEST(user_field)
 END_TEST
 
 /*
+ * 8. A user who stops their own job's process before its exec (it runs as
+ * them from its set-up on) must not freeze jobd: the spawn guard kills it
+ * after spawn_timeout and the run fails, and jobd answers meanwhile. The
+ * job's long PATH makes the window before exec wide; a process of the user
+ * stops every process of the user (kill -1) until told to end.
+ */
+START_TEST(stopped_before_exec)
+{
+	struct jobd_client	*c;
+	json_object		*r, *path;
+	char			*pathv, *env;
+	double			 t0;
+	size_t			 i, n = 250000;
+	pid_t			 stopper;
+	int			 try, failed = 0;
+
+	NEED_USERS();
+	start_users_jobd("spawn_timeout = 1s\nmax_env_bytes = 2M\n");
+	pathv = malloc(n * 3 + 16);
+	ck_assert_ptr_nonnull(pathv);
+	for (i = 0; i < n; i++)
+		memcpy(pathv + i * 3, "/x:", 3);
+	strcpy(pathv + n * 3, "/bin");
+	path = json_object_new_string(pathv);
+	free(pathv);
+	stopper = fork();
+	ck_assert_msg(stopper != -1, "fork: %s", strerror(errno));
+	if (stopper == 0) {
+		become(&users[ALICE]);
+		for (i = 0; i < 400000000; i++)
+			(void)kill(-1, SIGSTOP);
+		_exit(0);
+	}
+	track_pid(stopper);
+	c = e2e_connect(&J);
+	for (try = 0; try < 5 && !failed; try++) {
+		env = strdup(json_object_to_json_string_ext(path,
+		    JSON_C_TO_STRING_PLAIN));
+		ck_assert_ptr_nonnull(env);
+		r = call(c, run_req(jargv("sleep", "0", NULL), "{\"user\":\"%s\","
+		    "\"wait\":true,\"env\":{\"PATH\":%s}}", users[ALICE].name,
+		    env));
+		free(env);
+		expect_ok(r);
+		json_object_put(r);
+		t0 = now_mono();
+		r = recv_resp(c);
+		/* The guard fired (1 s) and jobd went on: well under 10 s. */
+		ck_assert_msg(now_mono() - t0 < 10, "jobd was held up %.1f s",
+		    now_mono() - t0);
+		if (strcmp(jstr(jget(r, "job"), "state"), "failed") == 0) {
+			ck_assert_msg(strstr(jstr(jget(r, "job"),
+			    "error_message"), "spawn_timeout") != NULL,
+			    "failed, but not by the guard: %s",
+			    jstr(jget(r, "job"), "error_message"));
+			failed = 1;
+		}
+		json_object_put(r);
+		expect_ping(c);
+	}
+	kill(stopper, SIGKILL);
+	reap_or_kill(stopper, 5000, "the stopper");
+	untrack_pid(stopper);
+	json_object_put(path);
+	ck_assert_msg(failed, "the stopper never caught a spawn in 5 tries");
+}
+END_TEST
+
+/*
  * 7. A queued job restored after a restart still runs as its user, and is
  * still its owner's only.
  */
@@ -602,6 +671,7 @@ users_suite(void)
 	add(s, "admin", admin_sees_all);
 	add(s, "user_field", user_field);
 	add(s, "restored", restored_job_keeps_user);
+	add(s, "stopped_before_exec", stopped_before_exec);
 	return (s);
 }
 
