@@ -153,7 +153,12 @@ build_env(const struct ctl_args *args)
 
 	if ((env = json_object_new_object()) == NULL)
 		ctl_fail(CTL_EXIT_FAILED, "out of memory");
-	clear = args != NULL && args_has(args, OPT_CLEAR_ENV);
+	/*
+	 * Another user's job gets none of ours (as sudo and runuser reset
+	 * it): our tokens and agent sockets are not theirs to read.
+	 */
+	clear = args != NULL && (args_has(args, OPT_CLEAR_ENV) ||
+	    args_has(args, OPT_USER));
 	for (ep = environ; !clear && *ep != NULL; ep++) {
 		if ((eq = strchr(*ep, '=')) == NULL || eq == *ep)
 			continue;

@@ -521,6 +521,18 @@ START_TEST(user_field)
 	snprintf(req, sizeof(req), "%s\n", users[BOB].name);
 	ck_assert_str_eq(text, req);
 	free(text);
+
+	/* Root's environment does not go to bob's job. */
+	ck_assert_int_eq(unlink(out), 0);
+	ck_assert_int_eq(setenv("JOBD_TEST_SECRET", "hunter2", 1), 0);
+	ck_assert_int_eq(run_jobctl(&J, NULL, "run", "--user",
+	    users[BOB].name, "-C", "/", "-e", "GIVEN=yes", "--", "sh", "-c",
+	    "echo ${JOBD_TEST_SECRET-unset} $GIVEN", NULL), 0);
+	unsetenv("JOBD_TEST_SECRET");
+	text = read_text(out, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "unset yes\n");
+	free(text);
 }
 END_TEST
 
