@@ -192,6 +192,25 @@ ops_decode(json_object *req, struct proto_err *e)
 	return (0);
 }
 
+/* Running and queued jobs: every one for root and admins, else the own. */
+static void
+ping_counts(struct conn *c, json_object *resp)
+{
+	unsigned int	n[JOB_NSTATES];
+	int64_t		running, queued;
+
+	if (conn_sees_all(c)) {
+		running = sched_running();
+		queued = queue_len();
+	} else {
+		job_count_states(c, n);
+		running = n[JOB_RUNNING] + n[JOB_TERMINATING];
+		queued = n[JOB_QUEUED];
+	}
+	json_object_object_add(resp, "running", json_object_new_int64(running));
+	json_object_object_add(resp, "queued", json_object_new_int64(queued));
+}
+
 static void
 op_ping(struct conn *c, json_object *req, json_object *tag)
 {
@@ -210,10 +229,7 @@ op_ping(struct conn *c, json_object *req, json_object *tag)
 		    json_object_new_string(contain_cgroup_dir()));
 	json_object_object_add(resp, "store", json_object_new_string(
 	    cfg.store_memory ? "memory" : store_path()));
-	json_object_object_add(resp, "running",
-	    json_object_new_int64(sched_running()));
-	json_object_object_add(resp, "queued",
-	    json_object_new_int64(queue_len()));
+	ping_counts(c, resp);
 	json_object_object_add(resp, "max_running",
 	    json_object_new_int64(cfg.max_running));
 	reply(c, resp);

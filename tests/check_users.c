@@ -434,6 +434,10 @@ START_TEST(other_users_jobs_hidden)
 	ck_assert_int_eq(jint(json_object_array_get_idx(jobs, 0), "id"),
 	    alice_id);
 	json_object_put(r);
+	/* ping counts alice's own running job, not bob's. */
+	r = as_user(&users[ALICE], 1, "{\"op\":\"ping\"}");
+	ck_assert_int_eq(jint(r, "running"), 1);
+	json_object_put(r);
 
 	/* Bob's job was neither cancelled nor signalled. */
 	snprintf(req, sizeof(req), "{\"op\":\"status\",\"id\":%lld}", bob_id);
