@@ -105,6 +105,7 @@ void		 user_running_add(uid_t, int);
 struct queue_entry *user_parked_first(uid_t);
 void		 user_park(struct queue_entry *);
 void		 user_unpark(struct queue_entry *);
+void		 users_each_parked(void (*)(uid_t));
 void		 users_free(void);
 
 /* util.c */
@@ -486,6 +487,7 @@ void		 sched_conn_gone(struct conn *);
 int		 sched_restore(char *err, size_t len);
 unsigned int	 sched_running(void);
 void		 sched_user_done(uid_t);
+void		 sched_reloaded(void);
 
 /* ops.c */
 void		 ops_dispatch(struct conn *, json_object *req);

@@ -291,6 +291,24 @@ sched_begin(void)
  * A job of uid's ended: of its jobs set aside at max_running_per_user, as
  * many go back to the queue as may now run (all, if the cap was lifted).
  */
+static void
+sched_unpark_all(uid_t uid)
+{
+	queue_unpark(uid, ~0U);
+}
+
+/*
+ * After a reload: every parked entry goes back into the queue, in its
+ * place, and the next turn parks again those whose user is still at a
+ * (perhaps new) max_running_per_user; a larger max_running may start more.
+ */
+void
+sched_reloaded(void)
+{
+	users_each_parked(sched_unpark_all);
+	sched_kick();
+}
+
 void
 sched_user_done(uid_t uid)
 {

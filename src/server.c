@@ -82,7 +82,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		if (config_reload(&cfg) == 0) {
 			auth_apply();
 			output_files_budget(cfg.max_output_files);
-			sched_kick();	/* max_running may have grown */
+			sched_reloaded();	/* new caps: max_running ... */
 		}
 		/* A rejected config leaves the old one running: ready as well. */
 		notify_reloaded();

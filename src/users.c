@@ -164,3 +164,14 @@ users_free(void)
 		free(u);
 	}
 }
+
+/* fn(uid) for every uid with parked entries; fn may unpark them all. */
+void
+users_each_parked(void (*fn)(uid_t))
+{
+	struct user	*u, *next;
+
+	RB_FOREACH_SAFE(u, users, &all, next)
+		if (u->parked != NULL)
+			fn(u->uid);
+}

@@ -631,6 +631,28 @@ START_TEST(test_running_per_user_two)
 }
 END_TEST
 
+/*
+ * A reload that lifts max_running_per_user starts the user's parked jobs
+ * at once, not when one of their running jobs ends.
+ */
+START_TEST(test_running_per_user_reload)
+{
+	struct jobd_client	*c;
+	long long		 a, b;
+
+	start_jobd(&J, "max_running_per_user = 1\n");
+	c = e2e_connect(&J);
+	a = submit(c, run_req(jargv("sleep", "60", NULL), "{}"));
+	b = submit(c, run_req(jargv("sleep", "60", NULL), "{}"));
+	wait_state(c, a, "running");
+	wait_state(c, b, "queued");
+	write_file(J.conf, "max_running_per_user = 0\n", 0644);
+	ck_assert_int_eq(kill(J.pid, SIGHUP), 0);
+	wait_state(c, b, "running");
+	wait_state(c, a, "running");
+}
+END_TEST
+
 /* 5. max_queued_per_user: the run beyond it fails with queue_full. */
 START_TEST(test_queued_per_user)
 {
@@ -1066,6 +1088,7 @@ limits_suite(void)
 	add(s, "jobctl_limits", test_jobctl_limits);
 	add(s, "running_per_user", test_running_per_user);
 	add(s, "running_per_user_two", test_running_per_user_two);
+	add(s, "running_per_user_reload", test_running_per_user_reload);
 	add(s, "queued_per_user", test_queued_per_user);
 	add(s, "conn_caps", test_conn_caps);
 	add(s, "slow_loris", test_slow_loris);
