@@ -279,6 +279,8 @@ struct spawn_err {
 	char		 msg[512];
 };
 void		 spawn_init(void);
+/* closer.c */
+void		 fd_close_passed(int);
 /* spawnguard.c */
 void		 spawn_guard_arm(double secs, volatile pid_t *, int);
 int		 spawn_guard_disarm(void);

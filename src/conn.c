@@ -275,9 +275,9 @@ conn_close_fds(int *fds, int n)
 {
 	int	i;
 
+	/* A client's: closing may wait on its file system (closer.c). */
 	for (i = 0; i < n; i++)
-		if (close(fds[i]) == -1)
-			log_warn("%s: close", __func__);
+		fd_close_passed(fds[i]);
 }
 
 /*

@@ -137,7 +137,8 @@ static void	job_store(struct job *, json_object *);
 static void	job_arm(struct job *);
 static void	job_fail(struct job *, int, const char *);
 static int	job_pipes(struct job *, struct run_req *, int[3]);
-static void	job_close_child_fds(int[3]);
+static void	job_close_child_fds(const struct run_req *, int[3]);
+static int	job_stream_passed(const struct run_req *, int);
 static void	job_log_start(struct job *);
 static void	job_output_cb(evutil_socket_t, short, void *);
 static int	job_read_output(struct job *, int, int);
@@ -413,14 +414,18 @@ job_pipes(struct job *job, struct run_req *r, int child[3])
 }
 
 static void
-job_close_child_fds(int child[3])
+job_close_child_fds(const struct run_req *r, int child[3])
 {
 	int	i;
 
-	for (i = 0; i < 3; i++)
-		if (child[i] != -1 && child[i] != devnull_fd &&
-		    close(child[i]) == -1)
+	for (i = 0; i < 3; i++) {
+		if (child[i] == -1 || child[i] == devnull_fd)
+			continue;
+		if (job_stream_passed(r, i))
+			fd_close_passed(child[i]);
+		else if (close(child[i]) == -1)
 			log_warn("%s: close", __func__);
+	}
 }
 
 /* The job could not be started: msg may echo the request (argv, cwd). */
@@ -846,7 +851,7 @@ job_spawn(struct job *job)
 		se.err = errno;
 		snprintf(se.msg, sizeof(se.msg), "pipe: %s", strerror(errno));
 		runas_free(&ra);
-		job_close_child_fds(child);
+		job_close_child_fds(r, child);
 		job_end_request(job);
 		job_fail(job, se.err, se.msg);
 		return;
@@ -874,7 +879,7 @@ job_spawn(struct job *job)
 	job->pid = sr.leader;
 	job_envp_free(envp, ours);
 	runas_free(&ra);
-	job_close_child_fds(child);
+	job_close_child_fds(r, child);
 	job_end_request(job);
 	container_spawned(job->ct, job->wait_pid, job->pid);
 	if (job->wait_pid == -1) {

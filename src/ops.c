@@ -249,7 +249,7 @@ op_run(struct conn *c, json_object *req, json_object *tag)
 	if ((n = conn_take_fds(c, fds, 3)) != r.nfds) {
 		if (n > 0)
 			for (i = 0; i < n; i++)
-				close(fds[i]);
+				fd_close_passed(fds[i]);
 		snprintf(e.msg, sizeof(e.msg), "run: \"fds\" names %d "
 		    "descriptors but %s passed with the request", r.nfds,
 		    n == -1 ? "more than 3 were" : n == 1 ? "1 was" :

@@ -673,8 +673,7 @@ proto_free_run(struct run_req *r)
 	free(r->key);
 	free(r->user);
 	for (i = 0; i < 3; i++)
-		if (r->fd[i] != -1)
-			close(r->fd[i]);
+		fd_close_passed(r->fd[i]);	/* a client's, or -1 */
 	memset(r, 0, sizeof(*r));
 	r->fd[0] = r->fd[1] = r->fd[2] = -1;
 	r->user_uid = -1;

@@ -8,6 +8,7 @@
  * CK_RUN_CASE=name runs one case; names are those passed to add() below.
  */
 #include <sys/types.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,12 +20,15 @@
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fuse.h>
 
 #include "e2e.h"
 #include "jobd-protocol.h"
@@ -937,6 +941,199 @@ raise_nofile(rlim_t want)
 	return (1);
 }
 
+/*
+ * A FUSE file system whose FLUSH, sent at every close() of one of its
+ * files, is never answered: the one file "f" opens, closing it hangs.
+ * Served by a child on /dev/fuse fd dev until killed.
+ */
+static void
+fuse_reply(int dev, uint64_t unique, int err, const void *body, size_t len)
+{
+	char			 buf[512];
+	struct fuse_out_header	 h;
+
+	h.len = (uint32_t)(sizeof(h) + len);
+	h.error = err;
+	h.unique = unique;
+	memcpy(buf, &h, sizeof(h));
+	if (len > 0)
+		memcpy(buf + sizeof(h), body, len);
+	(void)write(dev, buf, h.len);
+}
+
+static void
+fuse_attr_of(struct fuse_attr *a, uint64_t ino)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = ino == 1 ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+	a->nlink = 1;
+	a->blksize = 4096;
+}
+
+static void
+fuse_serve(int dev)
+{
+	static char		 buf[1 << 17];
+	struct fuse_in_header	*in = (struct fuse_in_header *)buf;
+	struct fuse_init_out	 init;
+	struct fuse_entry_out	 entry;
+	struct fuse_attr_out	 attr;
+	struct fuse_open_out	 open_out;
+	ssize_t			 n;
+
+	for (;;) {
+		if ((n = read(dev, buf, sizeof(buf))) < (ssize_t)sizeof(*in))
+			_exit(0);
+		switch (in->opcode) {
+		case FUSE_INIT:
+			memset(&init, 0, sizeof(init));
+			init.major = FUSE_KERNEL_VERSION;
+			init.minor = FUSE_KERNEL_MINOR_VERSION;
+			init.max_write = 4096;
+			init.max_readahead = 4096;
+			fuse_reply(dev, in->unique, 0, &init, sizeof(init));
+			break;
+		case FUSE_LOOKUP:
+			if (strcmp(buf + sizeof(*in), "f") != 0) {
+				fuse_reply(dev, in->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			memset(&entry, 0, sizeof(entry));
+			entry.nodeid = 2;
+			entry.entry_valid = entry.attr_valid = 60;
+			fuse_attr_of(&entry.attr, 2);
+			fuse_reply(dev, in->unique, 0, &entry, sizeof(entry));
+			break;
+		case FUSE_GETATTR:
+			memset(&attr, 0, sizeof(attr));
+			attr.attr_valid = 60;
+			fuse_attr_of(&attr.attr, in->nodeid);
+			fuse_reply(dev, in->unique, 0, &attr, sizeof(attr));
+			break;
+		case FUSE_OPEN:
+		case FUSE_OPENDIR:
+			memset(&open_out, 0, sizeof(open_out));
+			open_out.fh = 1;
+			fuse_reply(dev, in->unique, 0, &open_out,
+			    sizeof(open_out));
+			break;
+		case FUSE_FLUSH:		/* never answered */
+		case FUSE_FORGET:
+		case FUSE_BATCH_FORGET:
+		case FUSE_INTERRUPT:
+			break;
+		case FUSE_RELEASE:
+		case FUSE_RELEASEDIR:
+			fuse_reply(dev, in->unique, 0, NULL, 0);
+			break;
+		default:
+			fuse_reply(dev, in->unique, -ENOSYS, NULL, 0);
+			break;
+		}
+	}
+}
+
+/* Send line with one descriptor (SCM_RIGHTS). */
+static void
+send_with_fd(int sock, const char *line, int fd)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*c;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)line;
+	iov.iov_len = strlen(line);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ck_assert_msg(sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)iov.iov_len,
+	    "sendmsg: %s", strerror(errno));
+}
+
+/*
+ * 10. A client passes a descriptor of a file whose close() never returns
+ * (FUSE, FLUSH unanswered; a user may serve such a file system). jobd
+ * closes what it is passed off its loop (closer.c): others are served.
+ */
+START_TEST(test_fuse_passed_fd)
+{
+	struct jobd_client	*c;
+	char			 mnt[PATH_MAX], file[PATH_MAX + 4], opts[128];
+	char			 line[1024];
+	pid_t			 server;
+	int			 dev, fd, sock;
+
+	if (geteuid() != 0) {
+		e2e_skip("needs root to mount a FUSE file system");
+		return;
+	}
+	if ((dev = open("/dev/fuse", O_RDWR | O_CLOEXEC)) == -1) {
+		e2e_skip("no /dev/fuse (%s): cannot serve a FUSE file system",
+		    strerror(errno));
+		return;
+	}
+	start_jobd(&J, NULL);
+	/*
+	 * The mount in a namespace of the test's own (jobd, started before,
+	 * stays outside; it only gets a descriptor): gone with the test's
+	 * process, even one that fails half-way.
+	 */
+	if (unshare(CLONE_NEWNS) == -1 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
+		close(dev);
+		e2e_skip("no private mount namespace: %s", strerror(errno));
+		return;
+	}
+	path_in(&J, "fuse", mnt, sizeof(mnt));
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,"
+	    "group_id=0", dev);
+	if (mount("jobd-test", mnt, "fuse", MS_NOSUID | MS_NODEV, opts) == -1) {
+		close(dev);
+		e2e_skip("mount fuse: %s", strerror(errno));
+		return;
+	}
+	server = fork();
+	ck_assert_msg(server != -1, "fork: %s", strerror(errno));
+	if (server == 0)
+		fuse_serve(dev);
+	track_pid(server);
+	close(dev);
+	snprintf(file, sizeof(file), "%s/f", mnt);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd != -1, "open %s: %s", file, strerror(errno));
+
+	sock = raw_connect(J.sock, 0);
+	send_with_fd(sock, "{\"op\":\"ping\"}\n", fd);
+	ck_assert_msg(raw_line(sock, line, sizeof(line), IO_MS),
+	    "no answer to the request that passed the descriptor");
+	/* jobd closed its copy, which hangs in FLUSH: others are served. */
+	c = e2e_connect(&J);
+	expect_ping(c);
+	e2e_close(c);
+
+	/* The server gone, the connection aborts and every close returns. */
+	kill(server, SIGKILL);
+	reap_or_kill(server, 5000, "the FUSE server");
+	untrack_pid(server);
+	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+	close(fd);
+	close(sock);
+}
+END_TEST
+
 /* 9. A thousand connections at once, each answered. */
 START_TEST(test_thousand)
 {
@@ -1097,6 +1294,7 @@ limits_suite(void)
 	add(s, "never_reads", test_never_reads);
 	add(s, "thousand", test_thousand);
 	add(s, "emfile", test_emfile);
+	add(s, "fuse_passed_fd", test_fuse_passed_fd);
 	return (s);
 }
 
