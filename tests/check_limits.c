@@ -362,46 +362,6 @@ marked_job(const char *file, const char *name, const char *gate)
 	return (run_req(jargv("/bin/sh", "-c", script, NULL), "{}"));
 }
 
-static long long
-submit(struct jobd_client *c, json_object *req)
-{
-	json_object	*r = call(c, req);
-	long long	 id;
-
-	expect_ok(r);
-	id = jint(r, "id");
-	json_object_put(r);
-	return (id);
-}
-
-struct state_is {
-	struct jobd_client	*c;
-	long long		 id;
-	const char		*state;
-};
-
-static int
-state_is(void *arg)
-{
-	struct state_is	*s = arg;
-	json_object	*r;
-	int		 same;
-
-	r = callf(s->c, "{\"op\":\"status\",\"id\":%lld}", s->id);
-	same = strcmp(jstr(jget(r, "job"), "state"), s->state) == 0;
-	json_object_put(r);
-	return (same);
-}
-
-static void
-wait_state(struct jobd_client *c, long long id, const char *state)
-{
-	struct state_is	s = { c, id, state };
-
-	ck_assert_msg(wait_until(state_is, &s, IO_MS),
-	    "job %lld did not become %s", id, state);
-}
-
 /* The names and times of file's lines, in order: "A start 12.3". */
 static int
 read_marks(const char *file, char names[][40], double *t, int max)
@@ -438,12 +398,12 @@ START_TEST(test_running_per_user)
 	path_in(&J, "marks", file, sizeof(file));
 	path_in(&J, "gate", gate, sizeof(gate));
 	c = e2e_connect(&J);
-	a = submit(c, marked_job(file, "A", gate));
-	b = submit(c, marked_job(file, "B", gate));
-	wait_state(c, a, "running");
-	ck_assert(state_is(&(struct state_is){ c, b, "queued" }));
+	a = run_id(c, marked_job(file, "A", gate));
+	b = run_id(c, marked_job(file, "B", gate));
+	wait_job_state(c, a, "running", IO_MS);
+	ck_assert(job_state_is(c, b, "queued"));
 	write_file(gate, "", 0644);
-	wait_state(c, b, "exited");
+	wait_job_state(c, b, "exited", IO_MS);
 	ck_assert_int_eq(read_marks(file, names, t, 8), 4);
 	ck_assert_str_eq(names[0], "A start");
 	ck_assert_str_eq(names[1], "A end");
@@ -599,19 +559,19 @@ START_TEST(test_running_per_user_two)
 	path_in(&J, "gate", gate, sizeof(gate));
 	c = e2e_connect(&J);
 	u = connect_as(uid, gid);
-	r1 = submit(c, marked_job(file, "R1", gate));
-	r2 = submit(c, marked_job(file, "R2", gate));
-	wait_state(c, r1, "running");
+	r1 = run_id(c, marked_job(file, "R1", gate));
+	r2 = run_id(c, marked_job(file, "R2", gate));
+	wait_job_state(c, r1, "running", IO_MS);
 	ck_assert(wait_until(has_lines, &(struct file_lines){ file, 1 },
 	    IO_MS));
 	/* The other user's job goes past root's waiting one, and ends. */
-	u1 = submit(u, run_req(jargv("/bin/sh", "-c", "echo \"U1 start "
+	u1 = run_id(u, run_req(jargv("/bin/sh", "-c", "echo \"U1 start "
 	    "$(date +%s.%N)\" >> marks; echo \"U1 end $(date +%s.%N)\" >> "
 	    "marks", NULL), "{\"cwd\":\"%s\"}", J.dir));
-	wait_state(c, u1, "exited");
-	ck_assert(state_is(&(struct state_is){ c, r2, "queued" }));
+	wait_job_state(c, u1, "exited", IO_MS);
+	ck_assert(job_state_is(c, r2, "queued"));
 	write_file(gate, "", 0644);
-	wait_state(c, r2, "exited");
+	wait_job_state(c, r2, "exited", IO_MS);
 
 	n = read_marks(file, names, t, 8);
 	ck_assert_int_eq(n, 6);
@@ -646,14 +606,14 @@ START_TEST(test_running_per_user_reload)
 
 	start_jobd(&J, "max_running_per_user = 1\n");
 	c = e2e_connect(&J);
-	a = submit(c, run_req(jargv("sleep", "60", NULL), "{}"));
-	b = submit(c, run_req(jargv("sleep", "60", NULL), "{}"));
-	wait_state(c, a, "running");
-	wait_state(c, b, "queued");
+	a = run_id(c, run_req(jargv("sleep", "60", NULL), "{}"));
+	b = run_id(c, run_req(jargv("sleep", "60", NULL), "{}"));
+	wait_job_state(c, a, "running", IO_MS);
+	wait_job_state(c, b, "queued", IO_MS);
 	write_file(J.conf, "max_running_per_user = 0\n", 0644);
 	ck_assert_int_eq(kill(J.pid, SIGHUP), 0);
-	wait_state(c, b, "running");
-	wait_state(c, a, "running");
+	wait_job_state(c, b, "running", IO_MS);
+	wait_job_state(c, a, "running", IO_MS);
 }
 END_TEST
 
@@ -668,17 +628,17 @@ START_TEST(test_queued_per_user)
 	path_in(&J, "gate", gate, sizeof(gate));
 	path_in(&J, "marks", file, sizeof(file));
 	c = e2e_connect(&J);
-	a = submit(c, marked_job(file, "A", gate));
-	b = submit(c, marked_job(file, "B", gate));
-	wait_state(c, a, "running");
+	a = run_id(c, marked_job(file, "A", gate));
+	b = run_id(c, marked_job(file, "B", gate));
+	wait_job_state(c, a, "running", IO_MS);
 	expect_limit(call(c, marked_job(file, "C", gate)),
 	    JOBD_E_QUEUE_FULL, "max_queued_per_user");
 	expect_logged("max_queued_per_user");
 	write_file(gate, "", 0644);
-	wait_state(c, b, "exited");
+	wait_job_state(c, b, "exited", IO_MS);
 	/* Room again. */
-	b = submit(c, marked_job(file, "D", gate));
-	wait_state(c, b, "exited");
+	b = run_id(c, marked_job(file, "D", gate));
+	wait_job_state(c, b, "exited", IO_MS);
 }
 END_TEST
 
@@ -810,7 +770,7 @@ START_TEST(test_slow_loris)
 	ck_assert_msg(raw_eof(fd, IO_MS), "not disconnected");
 	close(fd);
 	expect_logged("client_idle_timeout");
-	wait_state(c, id, "cancelled");
+	wait_job_state(c, id, "cancelled", IO_MS);
 
 	/* The waiter was not cut: its result comes. */
 	r = recv_resp(w);

@@ -56,39 +56,6 @@ counter(json_object *st, const char *name)
 	return (jint(jget(st, "counters"), name));
 }
 
-struct state_of {
-	struct jobd_client	*c;
-	long long		 id;
-	const char		*state;
-};
-
-static int
-job_in_state(void *arg)
-{
-	struct state_of	*s = arg;
-	json_object	*r;
-	int		 yes;
-
-	r = callf(s->c, "{\"op\":\"status\",\"id\":%lld}", s->id);
-	expect_ok(r);
-	yes = strcmp(jstr(jget(r, "job"), "state"), s->state) == 0;
-	json_object_put(r);
-	return (yes);
-}
-
-/* Submit without waiting; returns the id. */
-static long long
-submit(struct jobd_client *c, json_object *req)
-{
-	json_object	*r = call(c, req);
-	long long	 id;
-
-	expect_ok(r);
-	id = jint(r, "id");
-	json_object_put(r);
-	return (id);
-}
-
 static json_object *
 wait_job(struct jobd_client *c, long long id)
 {
@@ -313,7 +280,6 @@ prom_sample(const char *text, const char *name)
 START_TEST(counters_exact)
 {
 	struct jobd_client	*c;
-	struct state_of		 so;
 	json_object		*job, *st, *jobs, *h, *fromctl;
 	long long		 dropped = 0, leftovers = 0, id, accepted;
 	char			*text;
@@ -355,11 +321,8 @@ START_TEST(counters_exact)
 	tally(job, &dropped, &leftovers);
 	json_object_put(job);
 	/* Cancelled while it runs: SIGTERM is enough. */
-	id = submit(c, run_req(jargv("sleep", "100", NULL), "{}"));
-	so.c = c;
-	so.id = id;
-	so.state = "running";
-	ck_assert(wait_until(job_in_state, &so, 10000));
+	id = run_id(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	wait_job_state(c, id, "running", 10000);
 	st = callf(c, "{\"op\":\"cancel\",\"id\":%lld}", id);
 	expect_ok(st);
 	json_object_put(st);
@@ -470,19 +433,15 @@ END_TEST
 START_TEST(expired_lost_restart)
 {
 	struct jobd_client	*c;
-	struct state_of		 so;
 	json_object		*job, *st, *r;
 	long long		 a, b, id;
 	pid_t			 pid;
 
 	start_jobd(&J, "max_running = 1\n");
 	c = e2e_connect(&J);
-	a = submit(c, run_req(jargv("sleep", "100", NULL), "{}"));
-	so.c = c;
-	so.id = a;
-	so.state = "running";
-	ck_assert(wait_until(job_in_state, &so, 10000));
-	b = submit(c, run_req(jargv("true", NULL), "{\"start_by\":0.2}"));
+	a = run_id(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	wait_job_state(c, a, "running", 10000);
+	b = run_id(c, run_req(jargv("true", NULL), "{\"start_by\":0.2}"));
 	job = wait_job(c, b);
 	ck_assert_str_eq(jstr(job, "state"), "expired");
 	json_object_put(job);
@@ -498,9 +457,8 @@ START_TEST(expired_lost_restart)
 	json_object_put(st);
 
 	/* A running job, and jobd killed under it: lost at the restart. */
-	id = submit(c, run_req(jargv("sleep", "100", NULL), "{}"));
-	so.id = id;
-	ck_assert(wait_until(job_in_state, &so, 10000));
+	id = run_id(c, run_req(jargv("sleep", "100", NULL), "{}"));
+	wait_job_state(c, id, "running", 10000);
 	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", id);
 	pid = (pid_t)jint(jget(r, "job"), "pid");
 	json_object_put(r);

@@ -800,6 +800,55 @@ callf(struct jobd_client *c, const char *fmt, ...)
 	return (call(c, req));
 }
 
+long long
+run_id(struct jobd_client *c, json_object *req)
+{
+	json_object	*r = call(c, req);
+	long long	 id;
+
+	expect_ok(r);
+	id = jint(r, "id");
+	json_object_put(r);
+	return (id);
+}
+
+int
+job_state_is(struct jobd_client *c, long long id, const char *state)
+{
+	json_object	*r;
+	int		 same;
+
+	r = callf(c, "{\"op\":\"status\",\"id\":%lld}", id);
+	expect_ok(r);
+	same = strcmp(jstr(jget(r, "job"), "state"), state) == 0;
+	json_object_put(r);
+	return (same);
+}
+
+struct job_state_arg {
+	struct jobd_client	*c;
+	long long		 id;
+	const char		*state;
+};
+
+static int
+job_state_cond(void *arg)
+{
+	struct job_state_arg	*a = arg;
+
+	return (job_state_is(a->c, a->id, a->state));
+}
+
+void
+wait_job_state(struct jobd_client *c, long long id, const char *state,
+    int timeout_ms)
+{
+	struct job_state_arg	a = { c, id, state };
+
+	ck_assert_msg(wait_until(job_state_cond, &a, timeout_ms),
+	    "job %lld did not become %s within %d ms", id, state, timeout_ms);
+}
+
 /*
  * A run with "wait": true: the first response carries the id, the second
  * the final job object, which is returned (a new reference).

@@ -98,6 +98,13 @@ json_object	*recv_resp(struct jobd_client *);
 void		 send_req(struct jobd_client *, json_object *req);
 void		 send_raw(struct jobd_client *, const void *, size_t);
 void		 send_str(struct jobd_client *, const char *);
+/* Send req (consumed), expect ok: the new job's id. */
+long long	 run_id(struct jobd_client *, json_object *req);
+/* Whether job id is in state now; wait (bounded) until it is. */
+int		 job_state_is(struct jobd_client *, long long id,
+		    const char *state);
+void		 wait_job_state(struct jobd_client *, long long id,
+		    const char *state, int timeout_ms);
 json_object	*run_wait(struct jobd_client *, json_object *req,
 		    long long *id);
 void		 expect_ok(json_object *);
